@@ -1,0 +1,151 @@
+//! Activities of the reservation workflow. Business outcomes (a seat taken, a balance too low)
+//! are non-retryable failures with a type the workflow matches on; anything else is an
+//! infrastructure error and retries.
+
+use chrono::{DateTime, Utc};
+use seatline_domain::{ReservationId, ReservationStatus, ScheduleId, SeatSelection, UserId};
+use seatline_proto::{
+    failure, outcome, ConfirmOutcome, ConfirmWithBalanceInput, HeldSeat, HoldOutcome,
+    HoldSeatsInput, ReleaseHoldInput,
+};
+use seatline_storage::{
+    reservations::{self, ConfirmError, HoldError, HoldRequest},
+    Actor, Pool,
+};
+use seatline_workflows::activity_definitions;
+use std::sync::Arc;
+use temporalio_common::error::ApplicationFailure;
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+pub struct ReservationActivities {
+    pool: Pool,
+}
+
+impl ReservationActivities {
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+}
+
+#[activities]
+impl ReservationActivities {
+    #[activity(definition = activity_definitions::HoldSeats)]
+    pub async fn hold_seats(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: HoldSeatsInput,
+    ) -> Result<HoldOutcome, ActivityError> {
+        let reservation = parse(ReservationId::parse(&input.reservation_id))?;
+        let user = parse(UserId::parse(&input.user_id))?;
+        let schedule = parse(ScheduleId::parse(&input.schedule_id))?;
+        let seats = parse(SeatSelection::parse(&input.seat_ids))?.raw();
+        let expires_at = DateTime::<Utc>::from_timestamp_millis(input.expires_at_ms)
+            .ok_or_else(|| business("BadInput", "expires_at_ms is out of range"))?;
+        let span =
+            tracing::info_span!("hold_seats", reservation_id = %reservation, user_id = %user);
+        let _enter = span.enter();
+        let request = HoldRequest {
+            reservation,
+            user,
+            schedule,
+            seat_ids: &seats,
+            expires_at,
+        };
+        match reservations::hold_seats(&self.pool, request).await {
+            Ok(held) => Ok(HoldOutcome {
+                status: outcome::HELD.to_owned(),
+                amount: held.amount,
+                expires_at_ms: held.expires_at.timestamp_millis(),
+                seats: held
+                    .seats
+                    .into_iter()
+                    .map(|s| HeldSeat {
+                        seat_id: s.seat_id,
+                        row_number: s.row,
+                        seat_number: s.number,
+                        grade: s.grade,
+                        price: s.price,
+                    })
+                    .collect(),
+                unavailable_seat_ids: vec![],
+            }),
+            Err(HoldError::Unavailable(ids)) | Err(HoldError::UnknownSeats(ids)) => {
+                tracing::info!(?ids, "hold refused: seats unavailable");
+                Err(ActivityError::application(
+                    ApplicationFailure::builder("seats unavailable")
+                        .type_name(failure::SEAT_UNAVAILABLE.to_owned())
+                        .non_retryable(true)
+                        .details(ids)
+                        .build(),
+                ))
+            }
+            Err(HoldError::Database(err)) => Err(retryable(err)),
+        }
+    }
+
+    #[activity(definition = activity_definitions::ConfirmWithBalance)]
+    pub async fn confirm_with_balance(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ConfirmWithBalanceInput,
+    ) -> Result<ConfirmOutcome, ActivityError> {
+        let reservation = parse(ReservationId::parse(&input.reservation_id))?;
+        let user = parse(UserId::parse(&input.user_id))?;
+        match reservations::confirm_with_balance(&self.pool, reservation, user).await {
+            Ok(done) => Ok(ConfirmOutcome {
+                balance: done.balance,
+                amount: done.amount,
+            }),
+            Err(ConfirmError::InsufficientBalance { balance, amount }) => {
+                Err(ActivityError::application(
+                    ApplicationFailure::builder("insufficient balance")
+                        .type_name(failure::INSUFFICIENT_BALANCE.to_owned())
+                        .non_retryable(true)
+                        .details(ConfirmOutcome { balance, amount })
+                        .build(),
+                ))
+            }
+            Err(ConfirmError::NotHeld(status)) => Err(business(
+                failure::NOT_HELD,
+                &format!("reservation is {status}"),
+            )),
+            Err(ConfirmError::NotFound) => Err(business(failure::NOT_HELD, "no such reservation")),
+            Err(ConfirmError::Database(err)) => Err(retryable(err)),
+        }
+    }
+
+    #[activity(definition = activity_definitions::ReleaseHold)]
+    pub async fn release_hold(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ReleaseHoldInput,
+    ) -> Result<String, ActivityError> {
+        let reservation = parse(ReservationId::parse(&input.reservation_id))?;
+        let to: ReservationStatus = parse(input.reason.parse())?;
+        let actor = Actor::parse(&input.actor).unwrap_or(Actor::System);
+        let status = reservations::release_hold(&self.pool, reservation, to, actor)
+            .await
+            .map_err(retryable)?;
+        Ok(status.map(|s| s.as_str().to_owned()).unwrap_or_default())
+    }
+}
+
+fn business(kind: &str, message: &str) -> ActivityError {
+    ActivityError::application(
+        ApplicationFailure::builder(message.to_owned())
+            .type_name(kind.to_owned())
+            .non_retryable(true)
+            .build(),
+    )
+}
+
+/// Inputs come from our own workflow; a bad one is a bug that retrying won't fix.
+fn parse<T>(parsed: Result<T, seatline_domain::ParseError>) -> Result<T, ActivityError> {
+    parsed.map_err(|e| business("BadInput", &e.to_string()))
+}
+
+fn retryable(err: sqlx::Error) -> ActivityError {
+    tracing::warn!(error = %err, "database error; the activity will retry");
+    ActivityError::application(ApplicationFailure::new(err))
+}

@@ -1,0 +1,146 @@
+//! The one error type of the API and the one place that maps it to a status and a code.
+//! Internal errors are logged here, once, and never shown to the client.
+
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+use seatline_domain::ParseError;
+use seatline_storage::{constraint, violated_constraint};
+use serde_json::{json, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    MalformedJson(String),
+    #[error("{0}")]
+    Validation(String),
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("some seats are held or sold")]
+    SeatUnavailable { seat_ids: Vec<i64> },
+    #[error("these seats are not part of the schedule")]
+    UnknownSeats { seat_ids: Vec<i64> },
+    #[error("booking is not open for this schedule")]
+    BookingClosed,
+    #[error("the hold has expired or was cancelled")]
+    ReservationExpired,
+    #[error("the reservation is already paid")]
+    AlreadyConfirmed,
+    #[error("the balance is too low for this reservation")]
+    InsufficientBalance { balance: i64, amount: i64 },
+    #[error("the balance would exceed its limit")]
+    BalanceLimitExceeded,
+    #[error("a dependency is unavailable, try again")]
+    Unavailable(#[source] anyhow::Error),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    /// Status, stable code and details of each error: the single mapping.
+    fn parts(&self) -> (StatusCode, &'static str, Value) {
+        use ApiError::*;
+        match self {
+            MalformedJson(_) => (StatusCode::BAD_REQUEST, "MALFORMED_JSON", json!({})),
+            Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "VALIDATION_FAILED",
+                json!({}),
+            ),
+            Unauthorized => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED", json!({})),
+            NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                json!({ "resource": what }),
+            ),
+            RouteNotFound => (StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND", json!({})),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                json!({}),
+            ),
+            SeatUnavailable { seat_ids } => (
+                StatusCode::CONFLICT,
+                "SEAT_UNAVAILABLE",
+                json!({ "seat_ids": seat_ids }),
+            ),
+            UnknownSeats { seat_ids } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "UNKNOWN_SEATS",
+                json!({ "seat_ids": seat_ids }),
+            ),
+            BookingClosed => (StatusCode::CONFLICT, "BOOKING_CLOSED", json!({})),
+            ReservationExpired => (StatusCode::CONFLICT, "RESERVATION_EXPIRED", json!({})),
+            AlreadyConfirmed => (StatusCode::CONFLICT, "ALREADY_CONFIRMED", json!({})),
+            InsufficientBalance { balance, amount } => (
+                StatusCode::PAYMENT_REQUIRED,
+                "INSUFFICIENT_BALANCE",
+                json!({ "balance": balance, "amount": amount }),
+            ),
+            BalanceLimitExceeded => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "BALANCE_LIMIT_EXCEEDED",
+                json!({}),
+            ),
+            Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                json!({}),
+            ),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", json!({})),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, details) = self.parts();
+        match &self {
+            ApiError::Internal(err) => tracing::error!(error = ?err, "internal error"),
+            ApiError::Unavailable(err) => tracing::warn!(error = ?err, "dependency unavailable"),
+            _ => {}
+        }
+        let body = json!({
+            "error": { "code": code, "message": self.to_string(), "details": details }
+        });
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<ParseError> for ApiError {
+    fn from(err: ParseError) -> Self {
+        Self::Validation(err.0)
+    }
+}
+
+/// Database errors become business errors by the name of the constraint they violated.
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match violated_constraint(&err) {
+            Some(constraint::ONE_LIVE_CLAIM) => Self::SeatUnavailable { seat_ids: vec![] },
+            Some(constraint::BALANCE_WITHIN_LIMIT) => Self::BalanceLimitExceeded,
+            Some(constraint::BALANCE_NEVER_NEGATIVE) => Self::InsufficientBalance {
+                balance: 0,
+                amount: 0,
+            },
+            _ => match err {
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => Self::Unavailable(err.into()),
+                other => Self::Internal(other.into()),
+            },
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

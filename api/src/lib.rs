@@ -1,0 +1,13 @@
+//! The Seatline HTTP API. `Application::build` is what `main` and the tests both start.
+
+pub mod auth;
+pub mod error;
+mod extract;
+mod http_metrics;
+mod openapi;
+mod routes;
+pub mod startup;
+mod state;
+mod temporal;
+
+pub use startup::Application;

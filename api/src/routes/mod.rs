@@ -1,0 +1,32 @@
+mod balance;
+mod catalog;
+mod ops;
+mod reservations;
+mod users;
+
+use crate::state::AppState;
+use axum::{
+    routing::{get, post},
+    Router,
+};
+
+pub fn router() -> Router<AppState> {
+    let v1 = Router::new()
+        .route("/users", post(users::create_user))
+        .route("/users/me/reservations", get(reservations::list_mine))
+        .route("/users/me/balance", get(balance::get_balance))
+        .route("/users/me/balance/charges", post(balance::charge))
+        .route("/users/me/balance/history", get(balance::history))
+        .route("/concerts", get(catalog::list_concerts))
+        .route(
+            "/concerts/{concert_id}/schedules",
+            get(catalog::list_schedules),
+        )
+        .route("/schedules/{schedule_id}/seats", get(catalog::seat_map))
+        .route("/reservations", post(reservations::hold))
+        .route("/reservations/{id}", get(reservations::get_one))
+        .route("/reservations/{id}/payment", post(reservations::pay))
+        .route("/reservations/{id}/cancel", post(reservations::cancel))
+        .route("/reservations/{id}/events", get(reservations::events));
+    Router::new().nest("/api/v1", v1).merge(ops::router())
+}

@@ -1,0 +1,288 @@
+//! Holds, payments and cancellations go through the reservation's workflow; reads come from
+//! PostgreSQL, which the workflow's activities keep current.
+
+use crate::{
+    auth::AuthUser,
+    error::{ApiError, ApiResult},
+    extract::{IdPath, JsonBody},
+    state::AppState,
+};
+use axum::{extract::State, http::StatusCode, Json};
+use chrono::{DateTime, Utc};
+use seatline_domain::{ReservationId, ReservationStatus, ScheduleId, SeatSelection, UserId};
+use seatline_proto::{
+    outcome, CancelRequest, HoldOutcome, PayWithBalanceRequest, ReservationInput, SettlementOutcome,
+};
+use seatline_storage::{
+    catalog,
+    reservations::{self, Reservation},
+};
+use seatline_workflows::{ReservationWorkflow, RESERVATION_STATUS, SCHEDULE_ID, USER_ID};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use temporalio_client::{
+    errors::WorkflowUpdateError, WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy,
+    WorkflowUpdateWithStartOptions,
+};
+use temporalio_common::search_attributes::SearchAttributes;
+
+#[derive(Deserialize)]
+pub struct HoldBody {
+    schedule_id: String,
+    seat_ids: Vec<i64>,
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user, reservation_id))]
+pub async fn hold(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    JsonBody(body): JsonBody<HoldBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let schedule =
+        ScheduleId::parse(&body.schedule_id).map_err(|_| ApiError::NotFound("schedule"))?;
+    let seats = SeatSelection::parse(&body.seat_ids)?;
+    let window = catalog::booking_window(&state.pool, schedule)
+        .await?
+        .ok_or(ApiError::NotFound("schedule"))?;
+    if !window.is_open(Utc::now()) {
+        return Err(ApiError::BookingClosed);
+    }
+    // Losers are turned away here, before any workflow exists.
+    let check = catalog::check_seats(&state.pool, schedule, &seats.raw()).await?;
+    if !check.unknown.is_empty() {
+        return Err(ApiError::UnknownSeats {
+            seat_ids: check.unknown,
+        });
+    }
+    if !check.unavailable.is_empty() {
+        metrics::counter!("holds_rejected_total", "stage" => "precheck").increment(1);
+        return Err(ApiError::SeatUnavailable {
+            seat_ids: check.unavailable,
+        });
+    }
+
+    let reservation = ReservationId::new();
+    tracing::Span::current().record("reservation_id", tracing::field::display(reservation));
+    let input = ReservationInput {
+        reservation_id: reservation.to_string(),
+        user_id: user.to_string(),
+        schedule_id: schedule.to_string(),
+        seat_ids: seats.raw(),
+        hold_seconds: state.settings.hold.as_secs(),
+    };
+    let options = WorkflowUpdateWithStartOptions::new(
+        state.settings.task_queue.clone(),
+        reservation.workflow_id(),
+        WorkflowIdConflictPolicy::Fail,
+    )
+    .search_attributes(SearchAttributes::new([
+        USER_ID.value_set(user.to_string()),
+        SCHEDULE_ID.value_set(schedule.to_string()),
+        RESERVATION_STATUS.value_set("PENDING".to_owned()),
+    ]))
+    .build();
+    metrics::counter!("reservation_workflows_started_total").increment(1);
+    let held: HoldOutcome = state
+        .temporal
+        .execute_update_with_start_workflow(
+            ReservationWorkflow::run,
+            input,
+            ReservationWorkflow::hold,
+            (),
+            options,
+        )
+        .await
+        .map_err(|e| ApiError::Unavailable(anyhow::anyhow!("hold update: {e}")))?;
+    match held.status.as_str() {
+        outcome::HELD => {
+            metrics::counter!("holds_won_total").increment(1);
+            let expires_at = DateTime::<Utc>::from_timestamp_millis(held.expires_at_ms);
+            let seats: Vec<Value> = held
+                .seats
+                .iter()
+                .map(|s| {
+                    json!({ "seat_id": s.seat_id, "row": s.row_number, "number": s.seat_number,
+                            "grade": s.grade, "price": s.price })
+                })
+                .collect();
+            Ok((
+                StatusCode::CREATED,
+                Json(json!({
+                    "reservation_id": reservation,
+                    "schedule_id": schedule,
+                    "status": "HELD",
+                    "seats": seats,
+                    "amount": held.amount,
+                    "expires_at": expires_at,
+                })),
+            ))
+        }
+        outcome::SEAT_UNAVAILABLE => {
+            metrics::counter!("holds_rejected_total", "stage" => "database").increment(1);
+            Err(ApiError::SeatUnavailable {
+                seat_ids: held.unavailable_seat_ids,
+            })
+        }
+        other => Err(ApiError::Unavailable(anyhow::anyhow!("hold ended {other}"))),
+    }
+}
+
+/// The caller's reservation, or 404: someone else's reservation is indistinguishable from none.
+async fn owned(state: &AppState, user: UserId, id: ReservationId) -> ApiResult<Reservation> {
+    tracing::Span::current().record("reservation_id", tracing::field::display(id));
+    reservations::get_reservation(&state.pool, id)
+        .await?
+        .filter(|r| r.user_id == user.as_uuid())
+        .ok_or(ApiError::NotFound("reservation"))
+}
+
+fn reservation_json(r: &Reservation) -> Value {
+    json!({
+        "reservation_id": r.id,
+        "schedule_id": r.schedule_id,
+        "status": r.status,
+        "seats": r.seats,
+        "amount": r.amount,
+        "expires_at": r.expires_at,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+    })
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Value>> {
+    let reservation = owned(&state, user, id.into()).await?;
+    Ok(Json(reservation_json(&reservation)))
+}
+
+pub async fn list_mine(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> ApiResult<Json<Value>> {
+    let list = reservations::list_for_user(&state.pool, user).await?;
+    let list: Vec<Value> = list.iter().map(reservation_json).collect();
+    Ok(Json(json!({ "reservations": list })))
+}
+
+pub async fn events(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Value>> {
+    let id = ReservationId::from(id);
+    owned(&state, user, id).await?;
+    let events = reservations::events(&state.pool, id).await?;
+    Ok(Json(json!({ "reservation_id": id, "events": events })))
+}
+
+/// A reservation that is no longer HELD can't be paid or cancelled; say why.
+fn refuse_if_settled(r: &Reservation) -> ApiResult<()> {
+    match r.status() {
+        Some(ReservationStatus::Held) => Ok(()),
+        Some(ReservationStatus::Confirmed) => Err(ApiError::AlreadyConfirmed),
+        _ => Err(ApiError::ReservationExpired),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user, reservation_id = %id))]
+pub async fn pay(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Value>> {
+    let id = ReservationId::from(id);
+    let reservation = owned(&state, user, id).await?;
+    refuse_if_settled(&reservation)?;
+    let handle = state
+        .temporal
+        .get_workflow_handle::<ReservationWorkflow>(id.workflow_id());
+    let request = PayWithBalanceRequest {
+        user_id: user.to_string(),
+    };
+    let answer = handle
+        .execute_update(
+            ReservationWorkflow::pay_with_balance,
+            request,
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await;
+    let answer = settled_or_closed(&state, id, answer).await?;
+    match answer.outcome.as_str() {
+        outcome::CONFIRMED => Ok(Json(json!({
+            "reservation_id": id,
+            "status": "CONFIRMED",
+            "amount": answer.amount,
+            "balance": answer.balance,
+        }))),
+        outcome::INSUFFICIENT_BALANCE => Err(ApiError::InsufficientBalance {
+            balance: answer.balance,
+            amount: answer.amount,
+        }),
+        other => Err(outcome_error(other)),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(user_id = %user, reservation_id = %id))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Value>> {
+    let id = ReservationId::from(id);
+    let reservation = owned(&state, user, id).await?;
+    if reservation.status() == Some(ReservationStatus::Cancelled) {
+        return Ok(Json(json!({ "reservation_id": id, "status": "CANCELLED" })));
+    }
+    refuse_if_settled(&reservation)?;
+    let handle = state
+        .temporal
+        .get_workflow_handle::<ReservationWorkflow>(id.workflow_id());
+    let request = CancelRequest {
+        user_id: user.to_string(),
+    };
+    let answer = handle
+        .execute_update(
+            ReservationWorkflow::cancel,
+            request,
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await;
+    let answer = settled_or_closed(&state, id, answer).await?;
+    match answer.outcome.as_str() {
+        outcome::CANCELLED => Ok(Json(json!({ "reservation_id": id, "status": "CANCELLED" }))),
+        other => Err(outcome_error(other)),
+    }
+}
+
+/// The workflow may have finished between our read and the update: answer from the database.
+async fn settled_or_closed(
+    state: &AppState,
+    id: ReservationId,
+    answer: Result<SettlementOutcome, WorkflowUpdateError>,
+) -> ApiResult<SettlementOutcome> {
+    match answer {
+        Ok(answer) => Ok(answer),
+        Err(WorkflowUpdateError::NotFound(_)) => {
+            let r = reservations::get_reservation(&state.pool, id)
+                .await?
+                .ok_or(ApiError::NotFound("reservation"))?;
+            refuse_if_settled(&r)?;
+            Err(ApiError::Unavailable(anyhow::anyhow!(
+                "workflow of a HELD reservation not found"
+            )))
+        }
+        Err(err) => Err(ApiError::Unavailable(anyhow::anyhow!("update: {err}"))),
+    }
+}
+
+fn outcome_error(outcome_word: &str) -> ApiError {
+    match outcome_word {
+        outcome::ALREADY_CONFIRMED => ApiError::AlreadyConfirmed,
+        outcome::RESERVATION_EXPIRED => ApiError::ReservationExpired,
+        outcome::NOT_HELD => ApiError::NotFound("reservation"),
+        other => ApiError::Unavailable(anyhow::anyhow!("settlement ended {other}")),
+    }
+}

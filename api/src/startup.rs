@@ -1,0 +1,99 @@
+use crate::{auth::TokenSigner, error::ApiError, http_metrics, routes, state::AppState, temporal};
+use anyhow::Context;
+use axum::{
+    extract::{DefaultBodyLimit, Request},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Router,
+};
+use seatline_config::Settings;
+use std::{any::Any, sync::Arc};
+use tokio::net::TcpListener;
+use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+
+/// The API as it runs in production and in tests: `build` connects to PostgreSQL, Redis and
+/// Temporal and binds the listener (port 0 picks a free one), `run_until_stopped` serves.
+pub struct Application {
+    port: u16,
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool =
+            seatline_storage::connect(&settings.database_url, settings.database_max_connections)
+                .await
+                .context("connecting to PostgreSQL")?;
+        seatline_storage::migrate(&pool)
+            .await
+            .context("running migrations")?;
+        let redis = redis::Client::open(settings.redis_url.as_str()).context("REDIS_URL")?;
+        let redis = redis::aio::ConnectionManager::new(redis)
+            .await
+            .context("connecting to Redis")?;
+        let temporal = temporal::connect(&settings).await?;
+        let listener = TcpListener::bind((settings.api_host.as_str(), settings.api_port))
+            .await
+            .with_context(|| format!("binding {}:{}", settings.api_host, settings.api_port))?;
+        let port = listener.local_addr()?.port();
+        let state = AppState {
+            pool,
+            redis,
+            temporal,
+            tokens: TokenSigner::new(&settings.auth_secret),
+            settings: Arc::new(settings),
+        };
+        Ok(Self {
+            port,
+            listener,
+            router: router(state),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        tracing::info!(port = self.port, "API listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("serving HTTP")
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let _ = http_metrics::handle();
+    routes::router()
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn(http_metrics::track))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            tracing::info_span!(
+                "http",
+                method = %req.method(),
+                path = %req.uri().path(),
+                user_id = tracing::field::Empty,
+                reservation_id = tracing::field::Empty,
+            )
+        }))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    let mut response =
+        ApiError::internal(anyhow::anyhow!("handler panicked: {message}")).into_response();
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}

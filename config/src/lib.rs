@@ -1,0 +1,128 @@
+//! Every setting of every Seatline process, read from environment variables. Each default
+//! works against the local stack that `scripts/dev.sh` starts; the README lists every name.
+
+use seatline_domain::HoldDuration;
+use std::{collections::HashMap, str::FromStr};
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `DATABASE_URL`
+    pub database_url: String,
+    /// `DATABASE_MAX_CONNECTIONS`
+    pub database_max_connections: u32,
+    /// `REDIS_URL`
+    pub redis_url: String,
+    /// `TEMPORAL_ADDRESS`
+    pub temporal_address: String,
+    /// `TEMPORAL_NAMESPACE`
+    pub temporal_namespace: String,
+    /// `TASK_QUEUE`: reservation workflows and their seat activities.
+    pub task_queue: String,
+    /// `HOLD_SECONDS`: how long a hold lasts.
+    pub hold: HoldDuration,
+    /// `API_HOST`
+    pub api_host: String,
+    /// `API_PORT` (0 picks a free port)
+    pub api_port: u16,
+    /// `AUTH_SECRET`: signs user bearer tokens.
+    pub auth_secret: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("setting {name} is invalid: {reason}")]
+pub struct SettingsError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+/// Defaults for local development only; production sets real secrets.
+pub const DEV_AUTH_SECRET: &str = "seatline-dev-auth-secret-not-for-production";
+
+impl Settings {
+    pub fn from_env() -> Result<Self, SettingsError> {
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        Self::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let text = |name: &'static str, default: &str| -> String {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        let number = |name: &'static str, default: u64| -> Result<u64, SettingsError> {
+            parse(name, lookup(name), default)
+        };
+        let hold_seconds = number("HOLD_SECONDS", HoldDuration::DEFAULT_SECONDS)?;
+        let hold = HoldDuration::parse(hold_seconds).map_err(|e| SettingsError {
+            name: "HOLD_SECONDS",
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            database_url: text(
+                "DATABASE_URL",
+                "postgres://seatline:seatline@127.0.0.1:5432/seatline",
+            ),
+            database_max_connections: number("DATABASE_MAX_CONNECTIONS", 20)? as u32,
+            redis_url: text("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            temporal_address: text("TEMPORAL_ADDRESS", "http://127.0.0.1:7233"),
+            temporal_namespace: text("TEMPORAL_NAMESPACE", "default"),
+            task_queue: text("TASK_QUEUE", "seatline-reservations"),
+            hold,
+            api_host: text("API_HOST", "127.0.0.1"),
+            api_port: parse("API_PORT", lookup("API_PORT"), 8080u16)?,
+            auth_secret: text("AUTH_SECRET", DEV_AUTH_SECRET),
+        })
+    }
+}
+
+fn parse<T: FromStr>(
+    name: &'static str,
+    raw: Option<String>,
+    default: T,
+) -> Result<T, SettingsError> {
+    match raw.filter(|v| !v.trim().is_empty()) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| SettingsError {
+            name,
+            reason: format!("'{v}' is not a valid number"),
+        }),
+    }
+}
+
+/// Logs go to stdout; `LOG_FORMAT=json` for machines, anything else for people.
+pub fn init_tracing(default_filter: &str) {
+    use tracing_subscriber::{fmt, EnvFilter};
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = fmt().with_env_filter(filter).with_target(false);
+    // try_init: tests start several services in one process.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_locally() {
+        let s = Settings::from_lookup(|_| None).unwrap();
+        assert_eq!(s.hold.as_secs(), 300);
+        assert_eq!(s.api_port, 8080);
+        assert_eq!(s.task_queue, "seatline-reservations");
+    }
+
+    #[test]
+    fn bad_numbers_name_the_variable() {
+        let err =
+            Settings::from_lookup(|k| (k == "HOLD_SECONDS").then(|| "soon".into())).unwrap_err();
+        assert_eq!(err.name, "HOLD_SECONDS");
+        let err = Settings::from_lookup(|k| (k == "HOLD_SECONDS").then(|| "0".into())).unwrap_err();
+        assert_eq!(err.name, "HOLD_SECONDS");
+    }
+}

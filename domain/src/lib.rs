@@ -1,0 +1,23 @@
+//! Domain types of Seatline. Each is a newtype with a `parse` that enforces its invariant,
+//! so code past the HTTP edge never re-checks. No web or database imports live here.
+
+mod ids;
+mod money;
+mod reservation;
+mod seats;
+
+pub use ids::{ConcertId, ReservationId, ScheduleId, SeatId, UserId};
+pub use money::{Amount, MAX_CHARGE};
+pub use reservation::{HoldDuration, ReservationStatus, SeatStatus, MAX_SEATS_PER_HOLD};
+pub use seats::{SeatSelection, UserName};
+
+/// Why an input was refused; the message is safe to show to a client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);
+
+impl ParseError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}

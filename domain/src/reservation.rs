@@ -1,0 +1,135 @@
+use crate::ParseError;
+use serde::{Deserialize, Serialize};
+use std::{fmt, str::FromStr, time::Duration};
+
+/// The most seats one reservation may hold.
+pub const MAX_SEATS_PER_HOLD: usize = 4;
+
+/// How long a hold lasts before its seats go back on sale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldDuration(Duration);
+
+impl HoldDuration {
+    pub const DEFAULT_SECONDS: u64 = 300;
+    const MAX_SECONDS: u64 = 3_600;
+
+    pub fn parse(seconds: u64) -> Result<Self, ParseError> {
+        if seconds == 0 || seconds > Self::MAX_SECONDS {
+            return Err(ParseError::new(format!(
+                "a hold lasts between 1 and {} seconds",
+                Self::MAX_SECONDS
+            )));
+        }
+        Ok(Self(Duration::from_secs(seconds)))
+    }
+
+    pub fn as_duration(&self) -> Duration {
+        self.0
+    }
+
+    pub fn as_secs(&self) -> u64 {
+        self.0.as_secs()
+    }
+}
+
+impl Default for HoldDuration {
+    fn default() -> Self {
+        Self(Duration::from_secs(Self::DEFAULT_SECONDS))
+    }
+}
+
+macro_rules! string_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum $name {
+            $($variant),+
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ParseError;
+
+            fn from_str(raw: &str) -> Result<Self, Self::Err> {
+                match raw {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(ParseError::new(format!(
+                        concat!("unknown ", stringify!($name), " '{}'"),
+                        other
+                    ))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Where a reservation is in its life.
+    ReservationStatus {
+        Held => "HELD",
+        Confirmed => "CONFIRMED",
+        Expired => "EXPIRED",
+        Cancelled => "CANCELLED",
+        Refunded => "REFUNDED",
+    }
+);
+
+impl ReservationStatus {
+    /// A final status never changes again.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Self::Held)
+    }
+}
+
+string_enum!(
+    /// The sale state of one seat of one schedule.
+    SeatStatus {
+        Available => "AVAILABLE",
+        Held => "HELD",
+        Sold => "SOLD",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hold_duration_is_bounded() {
+        assert!(HoldDuration::parse(0).is_err());
+        assert!(HoldDuration::parse(3_601).is_err());
+        assert_eq!(HoldDuration::parse(2).unwrap().as_secs(), 2);
+        assert_eq!(HoldDuration::default().as_secs(), 300);
+    }
+
+    #[test]
+    fn statuses_round_trip_through_text() {
+        for s in [
+            ReservationStatus::Held,
+            ReservationStatus::Confirmed,
+            ReservationStatus::Expired,
+            ReservationStatus::Cancelled,
+            ReservationStatus::Refunded,
+        ] {
+            assert_eq!(s.as_str().parse::<ReservationStatus>().unwrap(), s);
+        }
+        assert!("held".parse::<ReservationStatus>().is_err());
+        assert!(!ReservationStatus::Held.is_final());
+        assert!(ReservationStatus::Expired.is_final());
+        assert_eq!("SOLD".parse::<SeatStatus>().unwrap(), SeatStatus::Sold);
+    }
+}

@@ -1,0 +1,27 @@
+//! The workflow contract, generated from `seatline/reservation.proto`.
+
+pub mod reservation {
+    include!(concat!(env!("OUT_DIR"), "/seatline.reservation.v1.rs"));
+}
+
+pub use reservation::*;
+
+/// Status words shared by the workflow, the activities and the API.
+pub mod outcome {
+    pub const HELD: &str = "HELD";
+    pub const SEAT_UNAVAILABLE: &str = "SEAT_UNAVAILABLE";
+    pub const HOLD_FAILED: &str = "HOLD_FAILED";
+    pub const CONFIRMED: &str = "CONFIRMED";
+    pub const CANCELLED: &str = "CANCELLED";
+    pub const INSUFFICIENT_BALANCE: &str = "INSUFFICIENT_BALANCE";
+    pub const RESERVATION_EXPIRED: &str = "RESERVATION_EXPIRED";
+    pub const ALREADY_CONFIRMED: &str = "ALREADY_CONFIRMED";
+    pub const NOT_HELD: &str = "NOT_HELD";
+}
+
+/// Application failure types raised by activities for business outcomes (non-retryable).
+pub mod failure {
+    pub const SEAT_UNAVAILABLE: &str = "SeatUnavailable";
+    pub const INSUFFICIENT_BALANCE: &str = "InsufficientBalance";
+    pub const NOT_HELD: &str = "ReservationNotHeld";
+}

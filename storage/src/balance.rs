@@ -1,0 +1,63 @@
+use chrono::{DateTime, Utc};
+use seatline_domain::{Amount, UserId};
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BalanceEntry {
+    pub id: i64,
+    pub kind: String,
+    pub amount: i64,
+    pub balance_after: i64,
+    pub reservation_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[tracing::instrument(skip(pool), fields(user_id = %user))]
+pub async fn get_balance(pool: &PgPool, user: UserId) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "SELECT balance FROM balances WHERE user_id = $1",
+        user.as_uuid()
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// Adds to a balance and records a CHARGE entry, in one transaction. The row lock serialises
+/// concurrent charges, so they add up exactly.
+#[tracing::instrument(skip(pool), fields(user_id = %user, amount = %amount))]
+pub async fn charge(pool: &PgPool, user: UserId, amount: Amount) -> Result<i64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let balance = sqlx::query_scalar!(
+        "UPDATE balances SET balance = balance + $2, updated_at = now()
+         WHERE user_id = $1 RETURNING balance",
+        user.as_uuid(),
+        amount.get()
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO balance_history (user_id, kind, amount, balance_after)
+         VALUES ($1, 'CHARGE', $2, $3)",
+        user.as_uuid(),
+        amount.get(),
+        balance
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(balance)
+}
+
+#[tracing::instrument(skip(pool), fields(user_id = %user))]
+pub async fn history(pool: &PgPool, user: UserId) -> Result<Vec<BalanceEntry>, sqlx::Error> {
+    sqlx::query_as!(
+        BalanceEntry,
+        "SELECT id, kind, amount, balance_after, reservation_id, created_at
+         FROM balance_history WHERE user_id = $1 ORDER BY id DESC LIMIT 500",
+        user.as_uuid()
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,172 @@
+use chrono::{DateTime, Utc};
+use seatline_domain::{ConcertId, ScheduleId};
+use serde::Serialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Concert {
+    pub id: Uuid,
+    pub title: String,
+    pub artist: String,
+    pub venue: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Schedule {
+    pub id: Uuid,
+    pub concert_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub booking_opens_at: DateTime<Utc>,
+    pub booking_closes_at: DateTime<Utc>,
+    pub total_seats: i64,
+    pub available_seats: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GradePrice {
+    pub grade: String,
+    pub price: i64,
+}
+
+/// One seat of a schedule as the seat map shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeatView {
+    pub seat_id: i64,
+    pub row: i32,
+    pub number: i32,
+    pub grade: String,
+    pub price: i64,
+    pub status: String,
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn list_concerts(pool: &PgPool) -> Result<Vec<Concert>, sqlx::Error> {
+    sqlx::query_as!(
+        Concert,
+        "SELECT id, title, artist, venue FROM concerts ORDER BY created_at, title"
+    )
+    .fetch_all(pool)
+    .await
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn concert_exists(pool: &PgPool, id: ConcertId) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM concerts WHERE id = $1) AS "exists!""#,
+        id.as_uuid()
+    )
+    .fetch_one(pool)
+    .await
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn list_schedules(
+    pool: &PgPool,
+    concert: ConcertId,
+) -> Result<Vec<Schedule>, sqlx::Error> {
+    sqlx::query_as!(
+        Schedule,
+        r#"SELECT s.id, s.concert_id, s.starts_at, s.booking_opens_at, s.booking_closes_at,
+                  (SELECT count(*) FROM seat_inventory i WHERE i.schedule_id = s.id) AS "total_seats!",
+                  (SELECT count(*) FROM seat_inventory i
+                    WHERE i.schedule_id = s.id AND i.status = 'AVAILABLE') AS "available_seats!"
+           FROM schedules s WHERE s.concert_id = $1 ORDER BY s.starts_at"#,
+        concert.as_uuid()
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// When buyers may hold seats of a schedule.
+#[derive(Debug, Clone, Copy)]
+pub struct BookingWindow {
+    pub opens_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+}
+
+impl BookingWindow {
+    pub fn is_open(&self, now: DateTime<Utc>) -> bool {
+        self.opens_at <= now && now < self.closes_at
+    }
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn booking_window(
+    pool: &PgPool,
+    id: ScheduleId,
+) -> Result<Option<BookingWindow>, sqlx::Error> {
+    sqlx::query_as!(
+        BookingWindow,
+        "SELECT booking_opens_at AS opens_at, booking_closes_at AS closes_at
+         FROM schedules WHERE id = $1",
+        id.as_uuid()
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// Every seat of a schedule with its status, in row then seat order.
+#[tracing::instrument(skip(pool))]
+pub async fn seat_map(pool: &PgPool, schedule: ScheduleId) -> Result<Vec<SeatView>, sqlx::Error> {
+    sqlx::query_as!(
+        SeatView,
+        r#"SELECT s.id AS seat_id, s.row_number AS row, s.seat_number AS number, s.grade, s.price,
+                  i.status
+           FROM seat_inventory i JOIN seats s ON s.id = i.seat_id
+           WHERE i.schedule_id = $1
+           ORDER BY s.row_number, s.seat_number"#,
+        schedule.as_uuid()
+    )
+    .fetch_all(pool)
+    .await
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn grade_prices(
+    pool: &PgPool,
+    schedule: ScheduleId,
+) -> Result<Vec<GradePrice>, sqlx::Error> {
+    sqlx::query_as!(
+        GradePrice,
+        r#"SELECT s.grade, max(s.price) AS "price!"
+           FROM seat_inventory i JOIN seats s ON s.id = i.seat_id
+           WHERE i.schedule_id = $1 GROUP BY s.grade ORDER BY 2 DESC"#,
+        schedule.as_uuid()
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// The requested seats as they stand now: which are not part of the schedule, which are taken.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SeatCheck {
+    pub unknown: Vec<i64>,
+    pub unavailable: Vec<i64>,
+}
+
+/// A cheap read before any workflow starts: losers are turned away here. Not a guarantee;
+/// the hold transaction and the live-claim constraint are.
+#[tracing::instrument(skip(pool))]
+pub async fn check_seats(
+    pool: &PgPool,
+    schedule: ScheduleId,
+    seat_ids: &[i64],
+) -> Result<SeatCheck, sqlx::Error> {
+    let rows = sqlx::query!(
+        "SELECT seat_id, status FROM seat_inventory WHERE schedule_id = $1 AND seat_id = ANY($2)",
+        schedule.as_uuid(),
+        seat_ids
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut check = SeatCheck::default();
+    for id in seat_ids {
+        match rows.iter().find(|r| r.seat_id == *id) {
+            None => check.unknown.push(*id),
+            Some(r) if r.status != "AVAILABLE" => check.unavailable.push(*id),
+            Some(_) => {}
+        }
+    }
+    Ok(check)
+}

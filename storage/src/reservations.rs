@@ -1,0 +1,445 @@
+//! Holds, confirmations and releases. Each is one transaction and safe to repeat: activities
+//! retry, so a second run of the same step finds its work done and reports the same result.
+
+use crate::{constraint, violated_constraint, Actor};
+use chrono::{DateTime, Utc};
+use seatline_domain::{ReservationId, ReservationStatus, ScheduleId, UserId};
+use serde::Serialize;
+use serde_json::{json, Value};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReservedSeat {
+    pub seat_id: i64,
+    pub row: i32,
+    pub number: i32,
+    pub grade: String,
+    pub price: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Reservation {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub schedule_id: Uuid,
+    pub status: String,
+    pub amount: i64,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub seats: Vec<ReservedSeat>,
+}
+
+impl Reservation {
+    pub fn status(&self) -> Option<ReservationStatus> {
+        self.status.parse().ok()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub kind: String,
+    pub actor: String,
+    pub details: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct HoldRequest<'a> {
+    pub reservation: ReservationId,
+    pub user: UserId,
+    pub schedule: ScheduleId,
+    pub seat_ids: &'a [i64],
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HoldError {
+    #[error("seats {0:?} are held or sold")]
+    Unavailable(Vec<i64>),
+    #[error("seats {0:?} are not part of this schedule")]
+    UnknownSeats(Vec<i64>),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Claims every requested seat for the reservation, or none of them.
+#[tracing::instrument(skip(pool, req), fields(reservation_id = %req.reservation, user_id = %req.user))]
+pub async fn hold_seats(pool: &PgPool, req: HoldRequest<'_>) -> Result<Reservation, HoldError> {
+    if let Some(existing) = get_reservation(pool, req.reservation).await? {
+        return Ok(existing); // a retry of a hold that already committed
+    }
+    let mut tx = pool.begin().await?;
+    // Lock in seat order so two multi-seat holds can't deadlock.
+    let seats = sqlx::query!(
+        r#"SELECT i.seat_id, i.status, s.row_number, s.seat_number, s.grade, s.price
+           FROM seat_inventory i JOIN seats s ON s.id = i.seat_id
+           WHERE i.schedule_id = $1 AND i.seat_id = ANY($2)
+           ORDER BY i.seat_id FOR UPDATE OF i"#,
+        req.schedule.as_uuid(),
+        req.seat_ids
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let unknown: Vec<i64> = req
+        .seat_ids
+        .iter()
+        .copied()
+        .filter(|id| !seats.iter().any(|s| s.seat_id == *id))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(HoldError::UnknownSeats(unknown));
+    }
+    let taken: Vec<i64> = seats
+        .iter()
+        .filter(|s| s.status != "AVAILABLE")
+        .map(|s| s.seat_id)
+        .collect();
+    if !taken.is_empty() {
+        return Err(HoldError::Unavailable(taken));
+    }
+    let amount: i64 = seats.iter().map(|s| s.price).sum();
+    sqlx::query!(
+        "INSERT INTO reservations (id, user_id, schedule_id, status, amount, expires_at)
+         VALUES ($1, $2, $3, 'HELD', $4, $5)",
+        req.reservation.as_uuid(),
+        req.user.as_uuid(),
+        req.schedule.as_uuid(),
+        amount,
+        req.expires_at
+    )
+    .execute(&mut *tx)
+    .await?;
+    let ids: Vec<i64> = seats.iter().map(|s| s.seat_id).collect();
+    let prices: Vec<i64> = seats.iter().map(|s| s.price).collect();
+    let claimed = sqlx::query!(
+        "INSERT INTO reservation_seats (reservation_id, schedule_id, seat_id, price)
+         SELECT $1, $2, seat_id, price FROM unnest($3::bigint[], $4::bigint[]) AS t(seat_id, price)",
+        req.reservation.as_uuid(),
+        req.schedule.as_uuid(),
+        &ids,
+        &prices
+    )
+    .execute(&mut *tx)
+    .await;
+    if let Err(err) = claimed {
+        if violated_constraint(&err) == Some(constraint::ONE_LIVE_CLAIM) {
+            return Err(HoldError::Unavailable(ids));
+        }
+        return Err(err.into());
+    }
+    sqlx::query!(
+        "UPDATE seat_inventory SET status = 'HELD', reservation_id = $1, updated_at = now()
+         WHERE schedule_id = $2 AND seat_id = ANY($3)",
+        req.reservation.as_uuid(),
+        req.schedule.as_uuid(),
+        &ids
+    )
+    .execute(&mut *tx)
+    .await?;
+    record_event(
+        &mut tx,
+        req.reservation,
+        "HELD",
+        Actor::User,
+        json!({ "seat_ids": ids, "amount": amount, "expires_at": req.expires_at }),
+    )
+    .await?;
+    tx.commit().await?;
+    get_reservation(pool, req.reservation)
+        .await?
+        .ok_or_else(|| HoldError::Database(sqlx::Error::RowNotFound))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirmed {
+    pub balance: i64,
+    pub amount: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfirmError {
+    #[error("balance {balance} is less than {amount}")]
+    InsufficientBalance { balance: i64, amount: i64 },
+    #[error("reservation is {0}, not HELD")]
+    NotHeld(String),
+    #[error("reservation not found")]
+    NotFound,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Pays a held reservation from the buyer's balance: seats SOLD, balance debited with a USE
+/// entry, payment recorded, reservation CONFIRMED, audit events. One transaction.
+#[tracing::instrument(skip(pool), fields(reservation_id = %id, user_id = %user))]
+pub async fn confirm_with_balance(
+    pool: &PgPool,
+    id: ReservationId,
+    user: UserId,
+) -> Result<Confirmed, ConfirmError> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query!(
+        "SELECT status, amount, user_id FROM reservations WHERE id = $1 FOR UPDATE",
+        id.as_uuid()
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(ConfirmError::NotFound)?;
+    if row.user_id != user.as_uuid() {
+        return Err(ConfirmError::NotFound);
+    }
+    let already_used = sqlx::query_scalar!(
+        "SELECT balance_after FROM balance_history WHERE reservation_id = $1 AND kind = 'USE'",
+        id.as_uuid()
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if row.status == "CONFIRMED" {
+        if let Some(balance) = already_used {
+            // A retry of a confirmation that committed.
+            return Ok(Confirmed {
+                balance,
+                amount: row.amount,
+            });
+        }
+    }
+    if row.status != "HELD" {
+        return Err(ConfirmError::NotHeld(row.status));
+    }
+    let debited = sqlx::query_scalar!(
+        "UPDATE balances SET balance = balance - $2, updated_at = now()
+         WHERE user_id = $1 AND balance >= $2 RETURNING balance",
+        user.as_uuid(),
+        row.amount
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(balance) = debited else {
+        let balance = sqlx::query_scalar!(
+            "SELECT balance FROM balances WHERE user_id = $1",
+            user.as_uuid()
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.rollback().await?;
+        let mut tx = pool.begin().await?;
+        record_event(
+            &mut tx,
+            id,
+            "PAYMENT_DECLINED",
+            Actor::User,
+            json!({ "reason": "INSUFFICIENT_BALANCE", "balance": balance, "amount": row.amount }),
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(ConfirmError::InsufficientBalance {
+            balance,
+            amount: row.amount,
+        });
+    };
+    sqlx::query!(
+        "INSERT INTO balance_history (user_id, kind, amount, balance_after, reservation_id)
+         VALUES ($1, 'USE', $2, $3, $4)",
+        user.as_uuid(),
+        row.amount,
+        balance,
+        id.as_uuid()
+    )
+    .execute(&mut *tx)
+    .await?;
+    let payment_id = Uuid::new_v4();
+    sqlx::query!(
+        "INSERT INTO payments (id, reservation_id, user_id, method, amount, status)
+         VALUES ($1, $2, $3, 'BALANCE', $4, 'APPLIED')",
+        payment_id,
+        id.as_uuid(),
+        user.as_uuid(),
+        row.amount
+    )
+    .execute(&mut *tx)
+    .await?;
+    let sold = sqlx::query!(
+        "UPDATE seat_inventory SET status = 'SOLD', updated_at = now()
+         WHERE reservation_id = $1 AND status = 'HELD'",
+        id.as_uuid()
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE reservations SET status = 'CONFIRMED', updated_at = now() WHERE id = $1",
+        id.as_uuid()
+    )
+    .execute(&mut *tx)
+    .await?;
+    record_event(
+        &mut tx,
+        id,
+        "PAYMENT_APPLIED",
+        Actor::User,
+        json!({ "method": "BALANCE", "payment_id": payment_id, "amount": row.amount, "balance_after": balance }),
+    )
+    .await?;
+    record_event(
+        &mut tx,
+        id,
+        "CONFIRMED",
+        Actor::User,
+        json!({ "seats_sold": sold.rows_affected() }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Confirmed {
+        balance,
+        amount: row.amount,
+    })
+}
+
+/// Gives the seats of a held reservation back. A reservation that is already final, or that
+/// never got its seats, is left as it is. Returns the status the reservation ends with.
+#[tracing::instrument(skip(pool), fields(reservation_id = %id))]
+pub async fn release_hold(
+    pool: &PgPool,
+    id: ReservationId,
+    to: ReservationStatus,
+    actor: Actor,
+) -> Result<Option<ReservationStatus>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let Some(status) = sqlx::query_scalar!(
+        "SELECT status FROM reservations WHERE id = $1 FOR UPDATE",
+        id.as_uuid()
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(None);
+    };
+    if status != "HELD" {
+        return Ok(status.parse().ok());
+    }
+    let released = sqlx::query_scalar!(
+        "UPDATE reservation_seats SET released_at = now()
+         WHERE reservation_id = $1 AND released_at IS NULL RETURNING seat_id",
+        id.as_uuid()
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE seat_inventory SET status = 'AVAILABLE', reservation_id = NULL, updated_at = now()
+         WHERE reservation_id = $1 AND status = 'HELD'",
+        id.as_uuid()
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE reservations SET status = $2, updated_at = now() WHERE id = $1",
+        id.as_uuid(),
+        to.as_str()
+    )
+    .execute(&mut *tx)
+    .await?;
+    record_event(
+        &mut tx,
+        id,
+        to.as_str(),
+        actor,
+        json!({ "released_seat_ids": released }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(to))
+}
+
+async fn record_event(
+    tx: &mut Transaction<'_, Postgres>,
+    id: ReservationId,
+    kind: &str,
+    actor: Actor,
+    details: Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO reservation_events (reservation_id, kind, actor, details) VALUES ($1, $2, $3, $4)",
+        id.as_uuid(),
+        kind,
+        actor.as_str(),
+        details
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(pool), fields(reservation_id = %id))]
+pub async fn get_reservation(
+    pool: &PgPool,
+    id: ReservationId,
+) -> Result<Option<Reservation>, sqlx::Error> {
+    let mut found = load_reservations(pool, &[id.as_uuid()]).await?;
+    Ok(found.pop())
+}
+
+/// A user's bookings, newest first.
+#[tracing::instrument(skip(pool), fields(user_id = %user))]
+pub async fn list_for_user(pool: &PgPool, user: UserId) -> Result<Vec<Reservation>, sqlx::Error> {
+    let ids = sqlx::query_scalar!(
+        "SELECT id FROM reservations WHERE user_id = $1 ORDER BY created_at DESC LIMIT 200",
+        user.as_uuid()
+    )
+    .fetch_all(pool)
+    .await?;
+    load_reservations(pool, &ids).await
+}
+
+async fn load_reservations(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<Reservation>, sqlx::Error> {
+    let rows = sqlx::query!(
+        "SELECT id, user_id, schedule_id, status, amount, expires_at, created_at, updated_at
+         FROM reservations WHERE id = ANY($1) ORDER BY created_at DESC",
+        ids
+    )
+    .fetch_all(pool)
+    .await?;
+    let seats = sqlx::query!(
+        r#"SELECT rs.reservation_id, rs.seat_id, s.row_number, s.seat_number, s.grade, rs.price
+           FROM reservation_seats rs JOIN seats s ON s.id = rs.seat_id
+           WHERE rs.reservation_id = ANY($1) ORDER BY rs.seat_id"#,
+        ids
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Reservation {
+            seats: seats
+                .iter()
+                .filter(|s| s.reservation_id == r.id)
+                .map(|s| ReservedSeat {
+                    seat_id: s.seat_id,
+                    row: s.row_number,
+                    number: s.seat_number,
+                    grade: s.grade.clone(),
+                    price: s.price,
+                })
+                .collect(),
+            id: r.id,
+            user_id: r.user_id,
+            schedule_id: r.schedule_id,
+            status: r.status,
+            amount: r.amount,
+            expires_at: r.expires_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+        .collect())
+}
+
+#[tracing::instrument(skip(pool), fields(reservation_id = %id))]
+pub async fn events(pool: &PgPool, id: ReservationId) -> Result<Vec<AuditEvent>, sqlx::Error> {
+    sqlx::query_as!(
+        AuditEvent,
+        "SELECT id, kind, actor, details, created_at FROM reservation_events
+         WHERE reservation_id = $1 ORDER BY id",
+        id.as_uuid()
+    )
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,16 @@
+use seatline_config::Settings;
+use seatline_worker::SeatlineWorker;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    seatline_config::init_tracing("info,temporalio_sdk_core=warn");
+    let settings = Settings::from_env()?;
+    let worker = SeatlineWorker::build(&settings).await?;
+    let shutdown = worker.shutdown_handle();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+        shutdown();
+    });
+    worker.run().await
+}

@@ -1,0 +1,40 @@
+//! The activities the reservation workflow calls. Declared here, implemented in
+//! `seatline-activities`, so this crate stays free of I/O.
+#![allow(clippy::unimplemented, unused_variables)]
+
+use seatline_proto::{
+    ConfirmOutcome, ConfirmWithBalanceInput, HoldOutcome, HoldSeatsInput, ReleaseHoldInput,
+};
+use temporalio_macros::activity_definitions;
+use temporalio_sdk::activities::ActivityError;
+
+pub struct ReservationActivities;
+
+#[activity_definitions]
+impl ReservationActivities {
+    /// Claims all requested seats or none. Fails non-retryably with `SeatUnavailable`.
+    #[activity(name = "hold_seats")]
+    pub fn hold_seats(input: HoldSeatsInput) -> Result<HoldOutcome, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Seats SOLD, balance debited, reservation CONFIRMED. Fails non-retryably with
+    /// `InsufficientBalance` or `ReservationNotHeld`.
+    #[activity(name = "confirm_with_balance")]
+    pub fn confirm_with_balance(
+        input: ConfirmWithBalanceInput,
+    ) -> Result<ConfirmOutcome, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Seats AVAILABLE again; reservation EXPIRED or CANCELLED. Returns the final status.
+    #[activity(name = "release_hold")]
+    pub fn release_hold(input: ReleaseHoldInput) -> Result<String, ActivityError> {
+        unimplemented!()
+    }
+}
+
+/// Names for the activity definitions, so the worker crate can implement them.
+pub mod definitions {
+    pub use super::reservation_activities::{ConfirmWithBalance, HoldSeats, ReleaseHold};
+}

@@ -1,0 +1,8 @@
+//! Workflow definitions of Seatline. Everything here is deterministic: time comes from the
+//! workflow clock, waiting from timers and conditions, side effects from activities.
+
+mod activities;
+mod reservation;
+
+pub use activities::{definitions as activity_definitions, ReservationActivities};
+pub use reservation::{ReservationWorkflow, RESERVATION_STATUS, SCHEDULE_ID, USER_ID};

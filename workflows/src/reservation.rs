@@ -1,0 +1,336 @@
+//! `ReservationWorkflow`: hold → wait for payment, cancel or the hold timer → confirm or release.
+//!
+//! One workflow per reservation (`reservation-<uuid>`). The API starts it with update-with-start
+//! on `hold`, so the buyer learns within the request whether the seats are theirs. Updates that
+//! change the reservation (`pay_with_balance`, `cancel`) and the expiry timer take turns through
+//! the `settling` flag: at most one settlement activity runs at a time, so a payment that is
+//! being applied can't be released under it, and two payments can't both debit.
+
+use crate::activities::ReservationActivities;
+use seatline_proto::{
+    failure, outcome, CancelRequest, ConfirmOutcome, ConfirmWithBalanceInput, HoldOutcome,
+    HoldSeatsInput, PayWithBalanceRequest, ReleaseHoldInput, ReservationInput, ReservationState,
+    SettlementOutcome,
+};
+use std::time::{Duration, UNIX_EPOCH};
+use temporalio_common::{
+    error::{ActivityExecutionError, IncomingError},
+    search_attributes::SearchAttributeKey,
+    ActivityCloseTimeouts, RetryPolicy,
+};
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{ActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult};
+
+pub const USER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("UserId");
+pub const SCHEDULE_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("ScheduleId");
+pub const RESERVATION_STATUS: SearchAttributeKey<String> =
+    SearchAttributeKey::keyword("ReservationStatus");
+
+/// Before the hold activity answers, and after it refused.
+const PENDING: &str = "PENDING";
+const REJECTED: &str = "REJECTED";
+
+#[workflow]
+pub struct ReservationWorkflow {
+    input: ReservationInput,
+    status: String,
+    hold: Option<HoldOutcome>,
+    expires_at_ms: i64,
+    /// A settlement activity (confirm or release) is running.
+    settling: bool,
+    /// Update handlers still running; the workflow finishes only after they answer.
+    open_handlers: u32,
+}
+
+#[workflow_methods]
+impl ReservationWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: ReservationInput) -> Self {
+        Self {
+            input,
+            status: PENDING.to_owned(),
+            hold: None,
+            expires_at_ms: 0,
+            settling: false,
+            open_handlers: 0,
+        }
+    }
+
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<ReservationState> {
+        let input = ctx.state(|s| s.input.clone());
+        let hold_ms = (input.hold_seconds.max(1) * 1000) as i64;
+        let expires_at_ms = now_ms(ctx) + hold_ms;
+        ctx.state_mut(|s| s.expires_at_ms = expires_at_ms);
+
+        let hold = Self::hold_seats(ctx, &input, expires_at_ms).await;
+        let held = hold.status == outcome::HELD;
+        ctx.state_mut(|s| {
+            s.status = if held { outcome::HELD } else { REJECTED }.to_owned();
+            s.hold = Some(hold);
+        });
+        set_status_attribute(ctx);
+
+        if held {
+            let remaining = Duration::from_millis((expires_at_ms - now_ms(ctx)).max(0) as u64);
+            temporalio_sdk::workflows::select! {
+                _ = ctx.timer(remaining) => {}
+                _ = ctx.wait_condition(|s: &Self| s.status != outcome::HELD) => {}
+            };
+            // A payment or cancel that began before the deadline finishes first.
+            let _ = ctx.wait_condition(|s: &Self| !s.settling).await;
+            if ctx.state(|s| s.status == outcome::HELD) {
+                ctx.state_mut(|s| s.settling = true);
+                let status = release(ctx, "EXPIRED", "TIMER").await;
+                ctx.state_mut(|s| {
+                    s.status = status;
+                    s.settling = false;
+                });
+                set_status_attribute(ctx);
+            }
+        }
+        let _ = ctx.wait_condition(|s: &Self| s.open_handlers == 0).await;
+        Ok(ctx.state(Self::snapshot))
+    }
+
+    /// Answers once the hold activity has: HELD with the seats, or why not.
+    #[update]
+    pub async fn hold(ctx: &mut WorkflowContext<Self>, _request: ()) -> HoldOutcome {
+        let _ = ctx.wait_condition(|s: &Self| s.hold.is_some()).await;
+        ctx.state(|s| s.hold.clone().unwrap_or_default())
+    }
+
+    #[update]
+    pub async fn pay_with_balance(
+        ctx: &mut WorkflowContext<Self>,
+        request: PayWithBalanceRequest,
+    ) -> SettlementOutcome {
+        ctx.state_mut(|s| s.open_handlers += 1);
+        let answer = Self::settle(ctx, &request.user_id, Settlement::PayWithBalance).await;
+        ctx.state_mut(|s| s.open_handlers -= 1);
+        answer
+    }
+
+    #[update]
+    pub async fn cancel(
+        ctx: &mut WorkflowContext<Self>,
+        request: CancelRequest,
+    ) -> SettlementOutcome {
+        ctx.state_mut(|s| s.open_handlers += 1);
+        let answer = Self::settle(ctx, &request.user_id, Settlement::Cancel).await;
+        ctx.state_mut(|s| s.open_handlers -= 1);
+        answer
+    }
+
+    #[query]
+    pub fn state(&self, _ctx: &WorkflowContextView) -> ReservationState {
+        self.snapshot()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Settlement {
+    PayWithBalance,
+    Cancel,
+}
+
+impl ReservationWorkflow {
+    fn snapshot(&self) -> ReservationState {
+        ReservationState {
+            reservation_id: self.input.reservation_id.clone(),
+            status: self.status.clone(),
+            seat_ids: self.input.seat_ids.clone(),
+            amount: self.hold.as_ref().map(|h| h.amount).unwrap_or_default(),
+            expires_at_ms: self.expires_at_ms,
+        }
+    }
+
+    fn answer(&self, outcome: &str) -> SettlementOutcome {
+        SettlementOutcome {
+            outcome: outcome.to_owned(),
+            status: self.status.clone(),
+            amount: self.hold.as_ref().map(|h| h.amount).unwrap_or_default(),
+            balance: 0,
+        }
+    }
+
+    async fn hold_seats(
+        ctx: &mut WorkflowContext<Self>,
+        input: &ReservationInput,
+        expires_at_ms: i64,
+    ) -> HoldOutcome {
+        let request = HoldSeatsInput {
+            reservation_id: input.reservation_id.clone(),
+            user_id: input.user_id.clone(),
+            schedule_id: input.schedule_id.clone(),
+            seat_ids: input.seat_ids.clone(),
+            expires_at_ms,
+        };
+        let options = bounded_options(Duration::from_secs(20), Duration::from_secs(5));
+        match ctx
+            .execute_activity(ReservationActivities::hold_seats, request, options)
+            .await
+        {
+            Ok(held) => held,
+            Err(err) => match business_failure(&err) {
+                Some((kind, app)) if kind == failure::SEAT_UNAVAILABLE => HoldOutcome {
+                    status: outcome::SEAT_UNAVAILABLE.to_owned(),
+                    unavailable_seat_ids: app
+                        .details::<Vec<i64>>()
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default(),
+                    ..Default::default()
+                },
+                _ => {
+                    // The hold may have committed before its answer was lost: give back anything
+                    // it claimed, so no seat stays held without a workflow to release it.
+                    release(ctx, "CANCELLED", "SYSTEM").await;
+                    HoldOutcome {
+                        status: outcome::HOLD_FAILED.to_owned(),
+                        ..Default::default()
+                    }
+                }
+            },
+        }
+    }
+
+    async fn settle(
+        ctx: &mut WorkflowContext<Self>,
+        user_id: &str,
+        kind: Settlement,
+    ) -> SettlementOutcome {
+        let _ = ctx.wait_condition(|s: &Self| !s.settling).await;
+        let (status, owner, expires_at_ms) =
+            ctx.state(|s| (s.status.clone(), s.input.user_id.clone(), s.expires_at_ms));
+        if owner != user_id {
+            return ctx.state(|s| s.answer(outcome::NOT_HELD));
+        }
+        match status.as_str() {
+            outcome::HELD if kind == Settlement::Cancel || now_ms(ctx) < expires_at_ms => {}
+            outcome::HELD | "EXPIRED" => {
+                return ctx.state(|s| s.answer(outcome::RESERVATION_EXPIRED))
+            }
+            outcome::CONFIRMED => return ctx.state(|s| s.answer(outcome::ALREADY_CONFIRMED)),
+            outcome::CANCELLED if kind == Settlement::Cancel => {
+                return ctx.state(|s| s.answer(outcome::CANCELLED))
+            }
+            outcome::CANCELLED => return ctx.state(|s| s.answer(outcome::RESERVATION_EXPIRED)),
+            _ => return ctx.state(|s| s.answer(outcome::NOT_HELD)),
+        }
+        ctx.state_mut(|s| s.settling = true);
+        let answer = match kind {
+            Settlement::PayWithBalance => Self::confirm_with_balance(ctx).await,
+            Settlement::Cancel => {
+                let status = release(ctx, "CANCELLED", "USER").await;
+                ctx.state_mut(|s| s.status = status);
+                let word = ctx.state(|s| match s.status.as_str() {
+                    outcome::CONFIRMED => outcome::ALREADY_CONFIRMED,
+                    outcome::CANCELLED => outcome::CANCELLED,
+                    _ => outcome::RESERVATION_EXPIRED,
+                });
+                ctx.state(|s| s.answer(word))
+            }
+        };
+        ctx.state_mut(|s| s.settling = false);
+        set_status_attribute(ctx);
+        answer
+    }
+
+    async fn confirm_with_balance(ctx: &mut WorkflowContext<Self>) -> SettlementOutcome {
+        let input = ctx.state(|s| ConfirmWithBalanceInput {
+            reservation_id: s.input.reservation_id.clone(),
+            user_id: s.input.user_id.clone(),
+        });
+        let options = bounded_options(Duration::from_secs(30), Duration::from_secs(10));
+        match ctx
+            .execute_activity(ReservationActivities::confirm_with_balance, input, options)
+            .await
+        {
+            Ok(done) => {
+                ctx.state_mut(|s| s.status = outcome::CONFIRMED.to_owned());
+                let mut answer = ctx.state(|s| s.answer(outcome::CONFIRMED));
+                answer.balance = done.balance;
+                answer
+            }
+            Err(err) => match business_failure(&err) {
+                Some((kind, app)) if kind == failure::INSUFFICIENT_BALANCE => {
+                    let details: ConfirmOutcome = app.details().ok().flatten().unwrap_or_default();
+                    let mut answer = ctx.state(|s| s.answer(outcome::INSUFFICIENT_BALANCE));
+                    answer.balance = details.balance;
+                    answer
+                }
+                Some((kind, _)) if kind == failure::NOT_HELD => {
+                    ctx.state(|s| s.answer(outcome::NOT_HELD))
+                }
+                // Retries ran out (database down): the hold stays, the buyer may try again. If
+                // the debit did commit, the release at expiry finds CONFIRMED and keeps it.
+                _ => ctx.state(|s| s.answer("PAYMENT_FAILED")),
+            },
+        }
+    }
+}
+
+/// Gives the seats back; retried until it succeeds, because a seat must never stay held.
+/// Returns the status the reservation ended with, which may be CONFIRMED if a payment won.
+async fn release(ctx: &mut WorkflowContext<ReservationWorkflow>, to: &str, actor: &str) -> String {
+    let input = ReleaseHoldInput {
+        reservation_id: ctx.state(|s| s.input.reservation_id.clone()),
+        reason: to.to_owned(),
+        actor: actor.to_owned(),
+    };
+    let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_millis(200))
+                .maximum_interval(Duration::from_secs(5))
+                .build(),
+        )
+        .build();
+    match ctx
+        .execute_activity(ReservationActivities::release_hold, input, options)
+        .await
+    {
+        Ok(status) if !status.is_empty() => status,
+        _ => to.to_owned(),
+    }
+}
+
+fn bounded_options(total: Duration, attempt: Duration) -> ActivityOptions {
+    ActivityOptions::with_close_timeouts(ActivityCloseTimeouts::ScheduleAndStartToClose {
+        schedule_to_close: total,
+        start_to_close: attempt,
+    })
+    .retry_policy(
+        RetryPolicy::builder()
+            .initial_interval(Duration::from_millis(100))
+            .maximum_interval(Duration::from_secs(2))
+            .build(),
+    )
+    .build()
+}
+
+/// The type and failure of a non-retryable business outcome raised by an activity.
+fn business_failure(
+    err: &ActivityExecutionError,
+) -> Option<(&str, &temporalio_common::error::ApplicationFailure)> {
+    match err {
+        ActivityExecutionError::Failed(failed) => match failed.cause() {
+            Some(IncomingError::Application(app)) => app.type_name().map(|t| (t, app)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn now_ms(ctx: &WorkflowContext<ReservationWorkflow>) -> i64 {
+    ctx.workflow_time()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+fn set_status_attribute(ctx: &WorkflowContext<ReservationWorkflow>) {
+    let status = ctx.state(|s| s.status.clone());
+    ctx.upsert_search_attributes([RESERVATION_STATUS.value_set(status)]);
+}
