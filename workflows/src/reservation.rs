@@ -96,8 +96,12 @@ impl ReservationWorkflow {
     /// Answers once the hold activity has: HELD with the seats, or why not.
     #[update]
     pub async fn hold(ctx: &mut WorkflowContext<Self>, _request: ()) -> HoldOutcome {
+        ctx.state_mut(|s| s.open_handlers += 1);
         let _ = ctx.wait_condition(|s: &Self| s.hold.is_some()).await;
-        ctx.state(|s| s.hold.clone().unwrap_or_default())
+        ctx.state_mut(|s| {
+            s.open_handlers -= 1;
+            s.hold.clone().unwrap_or_default()
+        })
     }
 
     #[update]
@@ -106,7 +110,13 @@ impl ReservationWorkflow {
         request: PayWithBalanceRequest,
     ) -> SettlementOutcome {
         ctx.state_mut(|s| s.open_handlers += 1);
-        let answer = Self::settle(ctx, &request.user_id, Settlement::PayWithBalance).await;
+        let answer = Self::settle(
+            ctx,
+            &request.user_id,
+            request.requested_at_ms,
+            Settlement::PayWithBalance,
+        )
+        .await;
         ctx.state_mut(|s| s.open_handlers -= 1);
         answer
     }
@@ -117,7 +127,7 @@ impl ReservationWorkflow {
         request: CancelRequest,
     ) -> SettlementOutcome {
         ctx.state_mut(|s| s.open_handlers += 1);
-        let answer = Self::settle(ctx, &request.user_id, Settlement::Cancel).await;
+        let answer = Self::settle(ctx, &request.user_id, 0, Settlement::Cancel).await;
         ctx.state_mut(|s| s.open_handlers -= 1);
         answer
     }
@@ -195,9 +205,13 @@ impl ReservationWorkflow {
         }
     }
 
+    /// Runs one payment or cancellation. A payment counts as in time when the buyer asked
+    /// before the deadline (`requested_at_ms`, stamped by the API), even if a worker restart
+    /// delayed it.
     async fn settle(
         ctx: &mut WorkflowContext<Self>,
         user_id: &str,
+        requested_at_ms: i64,
         kind: Settlement,
     ) -> SettlementOutcome {
         let _ = ctx.wait_condition(|s: &Self| !s.settling).await;
@@ -206,8 +220,12 @@ impl ReservationWorkflow {
         if owner != user_id {
             return ctx.state(|s| s.answer(outcome::NOT_HELD));
         }
+        let asked_at = match requested_at_ms {
+            0 => now_ms(ctx),
+            stamped => stamped.min(now_ms(ctx)),
+        };
         match status.as_str() {
-            outcome::HELD if kind == Settlement::Cancel || now_ms(ctx) < expires_at_ms => {}
+            outcome::HELD if kind == Settlement::Cancel || asked_at < expires_at_ms => {}
             outcome::HELD | "EXPIRED" => {
                 return ctx.state(|s| s.answer(outcome::RESERVATION_EXPIRED))
             }

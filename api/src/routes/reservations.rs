@@ -201,6 +201,7 @@ pub async fn pay(
         .get_workflow_handle::<ReservationWorkflow>(id.workflow_id());
     let request = PayWithBalanceRequest {
         user_id: user.to_string(),
+        requested_at_ms: Utc::now().timestamp_millis(),
     };
     let answer = handle
         .execute_update(

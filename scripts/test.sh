@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests, then end-to-end tests against a real Temporal dev server,
+# PostgreSQL and Redis (started here when they are not running, stopped again afterwards).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+start_services
+trap 'stop_services here' EXIT
+create_database seatline_test fresh
+
+export DATABASE_URL="$(database_url seatline_test)"
+export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/1"
+export TEMPORAL_ADDRESS="http://127.0.0.1:$TEMPORAL_PORT"
+export SEATLINE_BIN_DIR="$ROOT/target/debug"
+export RUST_LOG="${RUST_LOG:-warn}"
+redis-cli -p "$REDIS_PORT" -n 1 flushdb >/dev/null
+
+log "building"
+cargo build --workspace --bins
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast "$@"
+else
+  cargo test --workspace --no-fail-fast "$@"
+fi

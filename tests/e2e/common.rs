@@ -1,0 +1,371 @@
+use futures::future::join_all;
+use reqwest::{Client, Method, StatusCode};
+use seatline_api::Application;
+use seatline_config::Settings;
+use seatline_domain::ScheduleId;
+use seatline_storage::Pool;
+use seatline_worker::SeatlineWorker;
+use serde_json::{json, Value};
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// Settings from the environment `scripts/test.sh` exports, with a task queue of the test's own.
+pub fn settings(hold_seconds: u64) -> Settings {
+    seatline_config::init_tracing("warn");
+    let mut settings = Settings::from_env().expect("test settings");
+    settings.api_host = "127.0.0.1".into();
+    settings.api_port = 0;
+    settings.database_max_connections = 10;
+    settings.task_queue = format!("test-{}", uuid::Uuid::new_v4());
+    settings.hold = seatline_domain::HoldDuration::parse(hold_seconds).unwrap();
+    settings
+}
+
+/// A worker on a thread of its own (the SDK's worker future is not `Send`); returns once it
+/// is built and polling.
+pub async fn spawn_worker(settings: &Settings) {
+    let settings = settings.clone();
+    let (ready, built) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let worker = SeatlineWorker::build(&settings)
+                .await
+                .expect("worker builds");
+            let _ = ready.send(());
+            worker.run().await
+        })
+    });
+    built.await.expect("worker started");
+}
+
+/// An API and a worker, in this process, started exactly as `main` starts them.
+pub struct TestApp {
+    pub api: Api,
+    pub pool: Pool,
+    pub settings: Settings,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with_hold(300).await
+    }
+
+    pub async fn spawn_with_hold(hold_seconds: u64) -> Self {
+        let settings = settings(hold_seconds);
+        let app = Self::spawn_api_only(settings).await;
+        spawn_worker(&app.settings).await;
+        app
+    }
+
+    /// The API alone; the test brings its own workers.
+    pub async fn spawn_api_only(settings: Settings) -> Self {
+        let app = Application::build(settings.clone())
+            .await
+            .expect("API builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let pool = seatline_storage::connect(&settings.database_url, 5)
+            .await
+            .expect("database");
+        Self {
+            api: Api::new(base),
+            pool,
+            settings,
+        }
+    }
+
+    /// A schedule of `rows` by `cols` seats that no other test touches; returns it and its seat ids.
+    pub async fn schedule(&self, rows: i32, cols: i32) -> (ScheduleId, Vec<i64>) {
+        let (_, schedule) =
+            seatline_storage::demo::create_isolated_schedule(&self.pool, rows, cols)
+                .await
+                .expect("schedule");
+        let seats = seatline_storage::catalog::seat_map(&self.pool, schedule)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.seat_id)
+            .collect();
+        (schedule, seats)
+    }
+}
+
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub http: Client,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    /// Every error has the documented shape.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.code(), code, "body: {}", self.body);
+        assert!(self.body["error"]["message"].is_string(), "{}", self.body);
+        assert!(self.body["error"]["details"].is_object(), "{}", self.body);
+    }
+}
+
+impl Api {
+    pub fn new(base: String) -> Self {
+        let http = Client::builder()
+            .timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap();
+        Self { base, http }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request reaches the API");
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, body }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.send(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn user(&self, name: &str) -> User {
+        let reply = self
+            .send(
+                Method::POST,
+                "/api/v1/users",
+                None,
+                Some(json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        User {
+            id: reply.body["user_id"].as_str().unwrap().to_owned(),
+            token: reply.body["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn users(&self, n: usize) -> Vec<User> {
+        join_all((0..n).map(|i| {
+            let api = self.clone();
+            async move { api.user(&format!("buyer {i}")).await }
+        }))
+        .await
+    }
+
+    pub async fn charge(&self, user: &User, amount: i64) -> Reply {
+        self.post(
+            "/api/v1/users/me/balance/charges",
+            &user.token,
+            json!({ "amount": amount }),
+        )
+        .await
+    }
+
+    pub async fn balance(&self, user: &User) -> i64 {
+        let reply = self.get("/api/v1/users/me/balance", &user.token).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["balance"].as_i64().unwrap()
+    }
+
+    pub async fn hold(&self, user: &User, schedule: ScheduleId, seats: &[i64]) -> Reply {
+        self.post(
+            "/api/v1/reservations",
+            &user.token,
+            json!({ "schedule_id": schedule, "seat_ids": seats }),
+        )
+        .await
+    }
+
+    pub async fn pay(&self, user: &User, reservation: &str) -> Reply {
+        self.send(
+            Method::POST,
+            &format!("/api/v1/reservations/{reservation}/payment"),
+            Some(&user.token),
+            None,
+        )
+        .await
+    }
+
+    pub async fn cancel(&self, user: &User, reservation: &str) -> Reply {
+        self.send(
+            Method::POST,
+            &format!("/api/v1/reservations/{reservation}/cancel"),
+            Some(&user.token),
+            None,
+        )
+        .await
+    }
+
+    pub async fn reservation(&self, user: &User, reservation: &str) -> Reply {
+        self.get(&format!("/api/v1/reservations/{reservation}"), &user.token)
+            .await
+    }
+
+    /// Seat id → status, from the seat map.
+    pub async fn seat_statuses(&self, user: &User, schedule: ScheduleId) -> Vec<(i64, String)> {
+        let reply = self
+            .get(&format!("/api/v1/schedules/{schedule}/seats"), &user.token)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["seats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["seat_id"].as_i64().unwrap(),
+                    s["status"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn seat_status(&self, user: &User, schedule: ScheduleId, seat: i64) -> String {
+        self.seat_statuses(user, schedule)
+            .await
+            .into_iter()
+            .find(|(id, _)| *id == seat)
+            .map(|(_, s)| s)
+            .expect("seat on the map")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct User {
+    #[allow(dead_code)] // used by the tests that check ownership in the database
+    pub id: String,
+    pub token: String,
+}
+
+/// Polls `check` until it holds or `within` passes; returns how long it took.
+pub async fn eventually<F, Fut>(within: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < within,
+            "condition not met within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A Seatline binary built by `scripts/test.sh`, run as its own process.
+pub struct Process {
+    pub child: Child,
+}
+
+impl Process {
+    pub fn start(binary: &str, settings: &Settings, extra_env: &[(&str, String)]) -> Self {
+        let dir = std::env::var("SEATLINE_BIN_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug"));
+        let mut cmd = Command::new(dir.join(binary));
+        cmd.env("DATABASE_URL", &settings.database_url)
+            .env("REDIS_URL", &settings.redis_url)
+            .env("TEMPORAL_ADDRESS", &settings.temporal_address)
+            .env("TASK_QUEUE", &settings.task_queue)
+            .env("HOLD_SECONDS", settings.hold.as_secs().to_string())
+            .env("AUTH_SECRET", &settings.auth_secret)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {binary}: {e}"));
+        Self { child }
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("reap");
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts an API process and waits until it is ready.
+pub async fn start_api_process(settings: &Settings) -> (Process, Api) {
+    let port = free_port();
+    let process = Process::start("seatline-api", settings, &[("API_PORT", port.to_string())]);
+    let api = Api::new(format!("http://127.0.0.1:{port}"));
+    let probe = api.clone();
+    eventually(Duration::from_secs(30), || {
+        let probe = probe.clone();
+        async move {
+            probe
+                .http
+                .get(format!("{}/readyz", probe.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        }
+    })
+    .await;
+    (process, api)
+}
+
+pub fn reservation_id(reply: &Reply) -> String {
+    reply.body["reservation_id"]
+        .as_str()
+        .expect("reservation id")
+        .to_owned()
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: real HTTP against the real API, real workers, Temporal, PostgreSQL and
+//! Redis. `scripts/test.sh` starts the shared services; each test starts its own API and
+//! worker on a task queue of its own and buys seats of a schedule of its own.
+
+mod common;
+
+mod bad_input;
+mod durability;
+mod money;
+mod ops;
+mod reservations;
