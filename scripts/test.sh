@@ -5,7 +5,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 start_services
-trap 'stop_services here' EXIT
+# Workflows of this run's test task queues have no worker once the tests end.
+cleanup() {
+  "$TEMPORAL_BIN" workflow terminate --address "127.0.0.1:$TEMPORAL_PORT" \
+    --query "TaskQueue STARTS_WITH 'test-' AND ExecutionStatus = 'Running'" \
+    --reason "test run ended" --yes >/dev/null 2>&1 || true
+  stop_services here
+}
+trap cleanup EXIT
 create_database seatline_test fresh
 
 export DATABASE_URL="$(database_url seatline_test)"

@@ -3,11 +3,13 @@
 //! infrastructure error and retries.
 
 use chrono::{DateTime, Utc};
+use redis::aio::ConnectionManager;
 use seatline_domain::{ReservationId, ReservationStatus, ScheduleId, SeatSelection, UserId};
 use seatline_proto::{
-    failure, outcome, ConfirmOutcome, ConfirmWithBalanceInput, HeldSeat, HoldOutcome,
-    HoldSeatsInput, ReleaseHoldInput,
+    failure, outcome, AdmitBatchInput, AdmitBatchOutcome, ConfirmOutcome, ConfirmWithBalanceInput,
+    HeldSeat, HoldOutcome, HoldSeatsInput, ReleaseHoldInput,
 };
+use seatline_storage::{catalog, waiting_room};
 use seatline_storage::{
     reservations::{self, ConfirmError, HoldError, HoldRequest},
     Actor, Pool,
@@ -20,11 +22,12 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 pub struct ReservationActivities {
     pool: Pool,
+    redis: ConnectionManager,
 }
 
 impl ReservationActivities {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    pub fn new(pool: Pool, redis: ConnectionManager) -> Self {
+        Self { pool, redis }
     }
 }
 
@@ -129,6 +132,58 @@ impl ReservationActivities {
             .map_err(retryable)?;
         Ok(status.map(|s| s.as_str().to_owned()).unwrap_or_default())
     }
+
+    #[activity(definition = activity_definitions::AdmitBatch)]
+    pub async fn admit_batch(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: AdmitBatchInput,
+    ) -> Result<AdmitBatchOutcome, ActivityError> {
+        let schedule = parse(ScheduleId::parse(&input.schedule_id))?;
+        let mut redis = self.redis.clone();
+        if catalog::unsold_seats(&self.pool, schedule)
+            .await
+            .map_err(retryable)?
+            == 0
+        {
+            waiting_room::mark_sold_out(&mut redis, schedule)
+                .await
+                .map_err(retryable_redis)?;
+            return Ok(AdmitBatchOutcome {
+                sold_out: true,
+                ..Default::default()
+            });
+        }
+        let now = Utc::now().timestamp_millis();
+        let turn_ends = now + (input.turn_seconds as i64) * 1000;
+        let step = waiting_room::admit(
+            &mut redis,
+            schedule,
+            now,
+            turn_ends,
+            input.max_batch,
+            input.active_cap,
+        )
+        .await
+        .map_err(retryable_redis)?;
+        if input.measured_rate > 0.0 {
+            waiting_room::set_rate(&mut redis, schedule, input.measured_rate)
+                .await
+                .map_err(retryable_redis)?;
+        }
+        Ok(AdmitBatchOutcome {
+            admitted: step.admitted,
+            served: step.served,
+            active: step.active,
+            waiting: step.waiting,
+            sold_out: false,
+        })
+    }
+}
+
+fn retryable_redis(err: redis::RedisError) -> ActivityError {
+    tracing::warn!(error = %err, "redis error; the activity will retry");
+    ActivityError::application(ApplicationFailure::new(err))
 }
 
 fn business(kind: &str, message: &str) -> ActivityError {

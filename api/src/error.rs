@@ -38,6 +38,12 @@ pub enum ApiError {
     InsufficientBalance { balance: i64, amount: i64 },
     #[error("the balance would exceed its limit")]
     BalanceLimitExceeded,
+    #[error("no valid queue token for this user and schedule; join the queue")]
+    TokenNotFound,
+    #[error("your turn has ended; join the queue again")]
+    TokenExpired,
+    #[error("it is not your turn yet")]
+    WrongTokenTurn { position: u64, sold_out: bool },
     #[error("a dependency is unavailable, try again")]
     Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -94,6 +100,13 @@ impl ApiError {
                 "BALANCE_LIMIT_EXCEEDED",
                 json!({}),
             ),
+            TokenNotFound => (StatusCode::UNAUTHORIZED, "TOKEN_NOT_FOUND", json!({})),
+            TokenExpired => (StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED", json!({})),
+            WrongTokenTurn { position, sold_out } => (
+                StatusCode::FORBIDDEN,
+                "WRONG_TOKEN_TURN",
+                json!({ "position": position, "sold_out": sold_out }),
+            ),
             Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "SERVICE_UNAVAILABLE",
@@ -116,6 +129,12 @@ impl IntoResponse for ApiError {
             "error": { "code": code, "message": self.to_string(), "details": details }
         });
         (status, Json(body)).into_response()
+    }
+}
+
+impl From<redis::RedisError> for ApiError {
+    fn from(err: redis::RedisError) -> Self {
+        Self::Unavailable(err.into())
     }
 }
 

@@ -5,9 +5,11 @@ pub mod error;
 mod extract;
 mod http_metrics;
 mod openapi;
+pub mod queue_token;
 mod routes;
 pub mod startup;
 mod state;
 mod temporal;
+mod waiting_room;
 
 pub use startup::Application;

@@ -1,4 +1,7 @@
-use crate::{auth::TokenSigner, error::ApiError, http_metrics, routes, state::AppState, temporal};
+use crate::{
+    auth::TokenSigner, error::ApiError, http_metrics, queue_token::QueueTokenSigner, routes,
+    state::AppState, temporal,
+};
 use anyhow::Context;
 use axum::{
     extract::{DefaultBodyLimit, Request},
@@ -42,6 +45,8 @@ impl Application {
             redis,
             temporal,
             tokens: TokenSigner::new(&settings.auth_secret),
+            queue_tokens: QueueTokenSigner::new(&settings.queue_token_secret),
+            admission_started: Default::default(),
             settings: Arc::new(settings),
         };
         Ok(Self {

@@ -4,7 +4,9 @@ use seatline_storage::Pool;
 use std::sync::Arc;
 use temporalio_client::Client;
 
-use crate::auth::TokenSigner;
+use crate::{auth::TokenSigner, queue_token::QueueTokenSigner};
+use seatline_domain::ScheduleId;
+use std::{collections::HashSet, sync::Mutex};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -13,4 +15,7 @@ pub struct AppState {
     pub temporal: Client,
     pub settings: Arc<Settings>,
     pub tokens: TokenSigner,
+    pub queue_tokens: QueueTokenSigner,
+    /// Schedules whose admission controller this process has already started.
+    pub admission_started: Arc<Mutex<HashSet<ScheduleId>>>,
 }

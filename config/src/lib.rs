@@ -26,6 +26,18 @@ pub struct Settings {
     pub api_port: u16,
     /// `AUTH_SECRET`: signs user bearer tokens.
     pub auth_secret: String,
+    /// `QUEUE_TOKEN_SECRET`: signs waiting-room tokens.
+    pub queue_token_secret: String,
+    /// `QUEUE_TOKEN_TTL_SECONDS`: how long a queue token is valid at most.
+    pub queue_token_ttl_seconds: u64,
+    /// `ADMISSION_RATE`: users admitted per second per schedule, at most.
+    pub admission_rate: f64,
+    /// `ADMISSION_ACTIVE_CAP`: users active at once per schedule, at most.
+    pub admission_active_cap: u64,
+    /// `ADMISSION_TICK_MS`: how often the admission controller admits.
+    pub admission_tick_ms: u64,
+    /// `QUEUE_TURN_SECONDS`: how long an admitted user's turn lasts (longer while holding).
+    pub queue_turn_seconds: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +49,7 @@ pub struct SettingsError {
 
 /// Defaults for local development only; production sets real secrets.
 pub const DEV_AUTH_SECRET: &str = "seatline-dev-auth-secret-not-for-production";
+pub const DEV_QUEUE_TOKEN_SECRET: &str = "seatline-dev-queue-secret-not-for-production";
 
 impl Settings {
     pub fn from_env() -> Result<Self, SettingsError> {
@@ -72,6 +85,12 @@ impl Settings {
             api_host: text("API_HOST", "127.0.0.1"),
             api_port: parse("API_PORT", lookup("API_PORT"), 8080u16)?,
             auth_secret: text("AUTH_SECRET", DEV_AUTH_SECRET),
+            queue_token_secret: text("QUEUE_TOKEN_SECRET", DEV_QUEUE_TOKEN_SECRET),
+            queue_token_ttl_seconds: number("QUEUE_TOKEN_TTL_SECONDS", 6 * 3600)?,
+            admission_rate: parse("ADMISSION_RATE", lookup("ADMISSION_RATE"), 50.0f64)?,
+            admission_active_cap: number("ADMISSION_ACTIVE_CAP", 1_000)?,
+            admission_tick_ms: number("ADMISSION_TICK_MS", 1_000)?,
+            queue_turn_seconds: number("QUEUE_TURN_SECONDS", 600)?,
         })
     }
 }

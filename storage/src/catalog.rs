@@ -170,3 +170,15 @@ pub async fn check_seats(
     }
     Ok(check)
 }
+
+/// Seats of a schedule that may still be sold: AVAILABLE now, or HELD and maybe coming back.
+#[tracing::instrument(skip(pool))]
+pub async fn unsold_seats(pool: &PgPool, schedule: ScheduleId) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM seat_inventory
+           WHERE schedule_id = $1 AND status IN ('AVAILABLE', 'HELD')"#,
+        schedule.as_uuid()
+    )
+    .fetch_one(pool)
+    .await
+}

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod demo;
 pub mod reservations;
 pub mod users;
+pub mod waiting_room;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::time::Duration;

@@ -96,9 +96,13 @@ async fn bad_input_gets_a_4xx_with_the_error_shape_and_changes_nothing() {
     api.get(&format!("/api/v1/schedules/{unknown}/seats"), &buyer.token)
         .await
         .assert_error(404, "NOT_FOUND");
-    api.hold(&buyer, unknown.into(), &seats[..1])
-        .await
-        .assert_error(404, "NOT_FOUND");
+    api.post(
+        "/api/v1/reservations",
+        &buyer.token,
+        json!({ "schedule_id": unknown, "seat_ids": [seats[0]] }),
+    )
+    .await
+    .assert_error(404, "NOT_FOUND");
     api.hold(&buyer, schedule, &[])
         .await
         .assert_error(422, "VALIDATION_FAILED");
@@ -121,13 +125,10 @@ async fn bad_input_gets_a_4xx_with_the_error_shape_and_changes_nothing() {
         api.get("/api/v1/users/me/balance", token)
             .await
             .assert_error(401, "UNAUTHORIZED");
-        api.hold(
-            &User {
-                id: String::new(),
-                token: token.into(),
-            },
-            schedule,
-            &seats[..1],
+        api.post(
+            "/api/v1/reservations",
+            token,
+            json!({ "schedule_id": schedule, "seat_ids": [seats[0]] }),
         )
         .await
         .assert_error(401, "UNAUTHORIZED");

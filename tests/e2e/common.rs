@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use std::{
     path::PathBuf,
     process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -21,6 +22,10 @@ pub fn settings(hold_seconds: u64) -> Settings {
     settings.database_max_connections = 10;
     settings.task_queue = format!("test-{}", uuid::Uuid::new_v4());
     settings.hold = seatline_domain::HoldDuration::parse(hold_seconds).unwrap();
+    // A waiting room that lets test buyers in quickly; the queue tests set their own.
+    settings.admission_tick_ms = 100;
+    settings.admission_rate = 2_000.0;
+    settings.admission_active_cap = 1_000;
     settings
 }
 
@@ -94,6 +99,8 @@ impl TestApp {
             .into_iter()
             .map(|s| s.seat_id)
             .collect();
+        // Admit the seat-map reader now: once a schedule sells out nobody new gets in.
+        self.api.reader(schedule).await;
         (schedule, seats)
     }
 }
@@ -102,6 +109,7 @@ impl TestApp {
 pub struct Api {
     pub base: String,
     pub http: Client,
+    readers: Arc<Mutex<std::collections::HashMap<ScheduleId, User>>>,
 }
 
 pub struct Reply {
@@ -130,7 +138,11 @@ impl Api {
             .pool_max_idle_per_host(64)
             .build()
             .unwrap();
-        Self { base, http }
+        Self {
+            base,
+            http,
+            readers: Default::default(),
+        }
     }
 
     pub async fn send(
@@ -140,9 +152,23 @@ impl Api {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
+        self.send_with(method, path, token, None, body).await
+    }
+
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        queue_token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(token) = token {
             req = req.bearer_auth(token);
+        }
+        if let Some(queue_token) = queue_token {
+            req = req.header("x-queue-token", queue_token);
         }
         if let Some(body) = body {
             req = req.json(&body);
@@ -175,7 +201,74 @@ impl Api {
         User {
             id: reply.body["user_id"].as_str().unwrap().to_owned(),
             token: reply.body["token"].as_str().unwrap().to_owned(),
+            queue: Default::default(),
         }
+    }
+
+    /// Joins the schedule's queue and waits for the user's turn; the user keeps the token.
+    pub async fn admit(&self, user: &User, schedule: ScheduleId) -> String {
+        if let Some((s, token)) = user.queue.lock().unwrap().clone() {
+            if s == schedule {
+                return token;
+            }
+        }
+        let joined = self
+            .post(
+                "/api/v1/queue/tokens",
+                &user.token,
+                json!({ "schedule_id": schedule }),
+            )
+            .await;
+        assert_eq!(joined.status, 201, "{}", joined.body);
+        let token = joined.body["token"].as_str().unwrap().to_owned();
+        let api = self.clone();
+        let (t, u) = (token.clone(), user.token.clone());
+        eventually(Duration::from_secs(30), || {
+            let (api, t, u) = (api.clone(), t.clone(), u.clone());
+            async move {
+                let now = api
+                    .send_with(
+                        Method::GET,
+                        "/api/v1/queue/tokens/current",
+                        Some(&u),
+                        Some(&t),
+                        None,
+                    )
+                    .await;
+                now.body["status"] == "ACTIVE"
+            }
+        })
+        .await;
+        *user.queue.lock().unwrap() = Some((schedule, token.clone()));
+        token
+    }
+
+    /// An admitted user who only reads the seat map (the map is the same for everyone).
+    pub async fn reader(&self, schedule: ScheduleId) -> User {
+        let cached = self.readers.lock().unwrap().get(&schedule).cloned();
+        if let Some(reader) = cached {
+            return reader;
+        }
+        let reader = self.user("seat map reader").await;
+        self.admit(&reader, schedule).await;
+        self.readers
+            .lock()
+            .unwrap()
+            .insert(schedule, reader.clone());
+        reader
+    }
+
+    /// A request as `user`, with their queue token if they have one.
+    pub async fn as_user(
+        &self,
+        user: &User,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let queue = user.queue.lock().unwrap().clone().map(|(_, t)| t);
+        self.send_with(method, path, Some(&user.token), queue.as_deref(), body)
+            .await
     }
 
     pub async fn users(&self, n: usize) -> Vec<User> {
@@ -201,23 +294,19 @@ impl Api {
         reply.body["balance"].as_i64().unwrap()
     }
 
+    /// Holds seats, first waiting for the user's turn in the queue if they have none yet.
     pub async fn hold(&self, user: &User, schedule: ScheduleId, seats: &[i64]) -> Reply {
-        self.post(
-            "/api/v1/reservations",
-            &user.token,
-            json!({ "schedule_id": schedule, "seat_ids": seats }),
-        )
-        .await
+        if user.queue.lock().unwrap().is_none() {
+            self.admit(user, schedule).await;
+        }
+        let body = json!({ "schedule_id": schedule, "seat_ids": seats });
+        self.as_user(user, Method::POST, "/api/v1/reservations", Some(body))
+            .await
     }
 
     pub async fn pay(&self, user: &User, reservation: &str) -> Reply {
-        self.send(
-            Method::POST,
-            &format!("/api/v1/reservations/{reservation}/payment"),
-            Some(&user.token),
-            None,
-        )
-        .await
+        let path = format!("/api/v1/reservations/{reservation}/payment");
+        self.as_user(user, Method::POST, &path, None).await
     }
 
     pub async fn cancel(&self, user: &User, reservation: &str) -> Reply {
@@ -237,9 +326,16 @@ impl Api {
 
     /// Seat id → status, from the seat map.
     pub async fn seat_statuses(&self, user: &User, schedule: ScheduleId) -> Vec<(i64, String)> {
+        let reader = self.reader(schedule).await;
         let reply = self
-            .get(&format!("/api/v1/schedules/{schedule}/seats"), &user.token)
+            .as_user(
+                &reader,
+                Method::GET,
+                &format!("/api/v1/schedules/{schedule}/seats"),
+                None,
+            )
             .await;
+        let _ = user;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         reply.body["seats"]
             .as_array()
@@ -269,6 +365,8 @@ pub struct User {
     #[allow(dead_code)] // used by the tests that check ownership in the database
     pub id: String,
     pub token: String,
+    /// The schedule this user queued for, and their queue token.
+    pub queue: Arc<Mutex<Option<(ScheduleId, String)>>>,
 }
 
 /// Polls `check` until it holds or `within` passes; returns how long it took.
@@ -307,6 +405,12 @@ impl Process {
             .env("TASK_QUEUE", &settings.task_queue)
             .env("HOLD_SECONDS", settings.hold.as_secs().to_string())
             .env("AUTH_SECRET", &settings.auth_secret)
+            .env("ADMISSION_TICK_MS", settings.admission_tick_ms.to_string())
+            .env("ADMISSION_RATE", settings.admission_rate.to_string())
+            .env(
+                "ADMISSION_ACTIVE_CAP",
+                settings.admission_active_cap.to_string(),
+            )
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

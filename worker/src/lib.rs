@@ -4,7 +4,7 @@
 use anyhow::Context;
 use seatline_activities::ReservationActivities;
 use seatline_config::Settings;
-use seatline_workflows::ReservationWorkflow;
+use seatline_workflows::{AdmissionWorkflow, ReservationWorkflow};
 use std::{str::FromStr, time::Duration};
 use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
@@ -24,6 +24,10 @@ impl SeatlineWorker {
         seatline_storage::migrate(&pool)
             .await
             .context("running migrations")?;
+        let redis = redis::Client::open(settings.redis_url.as_str()).context("REDIS_URL")?;
+        let redis = redis::aio::ConnectionManager::new(redis)
+            .await
+            .context("connecting to Redis")?;
         let runtime = Runtime::from_current_tokio(Default::default())
             .map_err(|e| anyhow::anyhow!("starting the Temporal runtime: {e}"))?;
         let client = connect_temporal(settings).await?;
@@ -32,7 +36,9 @@ impl SeatlineWorker {
             .sticky_queue_schedule_to_start_timeout(Duration::from_secs(3))
             .register_workflow::<ReservationWorkflow>()
             .context("registering ReservationWorkflow")?
-            .register_activities(ReservationActivities::new(pool))
+            .register_workflow::<AdmissionWorkflow>()
+            .context("registering AdmissionWorkflow")?
+            .register_activities(ReservationActivities::new(pool, redis))
             .build();
         let worker = Worker::new(&runtime, client, options)
             .map_err(|e| anyhow::anyhow!("creating the worker: {e}"))?;

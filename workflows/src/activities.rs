@@ -3,7 +3,8 @@
 #![allow(clippy::unimplemented, unused_variables)]
 
 use seatline_proto::{
-    ConfirmOutcome, ConfirmWithBalanceInput, HoldOutcome, HoldSeatsInput, ReleaseHoldInput,
+    AdmitBatchInput, AdmitBatchOutcome, ConfirmOutcome, ConfirmWithBalanceInput, HoldOutcome,
+    HoldSeatsInput, ReleaseHoldInput,
 };
 use temporalio_macros::activity_definitions;
 use temporalio_sdk::activities::ActivityError;
@@ -32,9 +33,17 @@ impl ReservationActivities {
     pub fn release_hold(input: ReleaseHoldInput) -> Result<String, ActivityError> {
         unimplemented!()
     }
+
+    /// One admission step of a schedule's waiting room.
+    #[activity(name = "admit_batch")]
+    pub fn admit_batch(input: AdmitBatchInput) -> Result<AdmitBatchOutcome, ActivityError> {
+        unimplemented!()
+    }
 }
 
 /// Names for the activity definitions, so the worker crate can implement them.
 pub mod definitions {
-    pub use super::reservation_activities::{ConfirmWithBalance, HoldSeats, ReleaseHold};
+    pub use super::reservation_activities::{
+        AdmitBatch, ConfirmWithBalance, HoldSeats, ReleaseHold,
+    };
 }

@@ -2,7 +2,9 @@
 //! workflow clock, waiting from timers and conditions, side effects from activities.
 
 mod activities;
+mod admission;
 mod reservation;
 
 pub use activities::{definitions as activity_definitions, ReservationActivities};
+pub use admission::AdmissionWorkflow;
 pub use reservation::{ReservationWorkflow, RESERVATION_STATUS, SCHEDULE_ID, USER_ID};

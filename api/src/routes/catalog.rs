@@ -1,7 +1,9 @@
 use crate::{
+    auth::AuthUser,
     error::{ApiError, ApiResult},
     extract::IdPath,
     state::AppState,
+    waiting_room::{require_turn, QueueTokenHeader},
 };
 use axum::{extract::State, Json};
 use seatline_domain::{ConcertId, ScheduleId};
@@ -25,16 +27,21 @@ pub async fn list_schedules(
     Ok(Json(json!({ "schedules": schedules })))
 }
 
-pub async fn seat_map(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<Json<Value>> {
+pub async fn seat_map(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    QueueTokenHeader(token): QueueTokenHeader,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<Value>> {
     let schedule = ScheduleId::from(id);
-    let seats = catalog::seat_map(&state.pool, schedule).await?;
-    if seats.is_empty()
-        && catalog::booking_window(&state.pool, schedule)
-            .await?
-            .is_none()
+    if catalog::booking_window(&state.pool, schedule)
+        .await?
+        .is_none()
     {
         return Err(ApiError::NotFound("schedule"));
     }
+    require_turn(&state, user, token.as_deref(), schedule).await?;
+    let seats = catalog::seat_map(&state.pool, schedule).await?;
     let grades = catalog::grade_prices(&state.pool, schedule).await?;
     let available = seats.iter().filter(|s| s.status == "AVAILABLE").count();
     Ok(Json(json!({

@@ -1,6 +1,7 @@
 mod balance;
 mod catalog;
 mod ops;
+mod queue;
 mod reservations;
 mod users;
 
@@ -17,6 +18,11 @@ pub fn router() -> Router<AppState> {
         .route("/users/me/balance", get(balance::get_balance))
         .route("/users/me/balance/charges", post(balance::charge))
         .route("/users/me/balance/history", get(balance::history))
+        .route("/queue/tokens", post(queue::join))
+        .route(
+            "/queue/tokens/current",
+            get(queue::current).delete(queue::leave),
+        )
         .route("/concerts", get(catalog::list_concerts))
         .route(
             "/concerts/{concert_id}/schedules",

@@ -1,6 +1,7 @@
 //! Holds, payments and cancellations go through the reservation's workflow; reads come from
 //! PostgreSQL, which the workflow's activities keep current.
 
+use crate::waiting_room::{require_turn, QueueTokenHeader};
 use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
@@ -16,6 +17,7 @@ use seatline_proto::{
 use seatline_storage::{
     catalog,
     reservations::{self, Reservation},
+    waiting_room,
 };
 use seatline_workflows::{ReservationWorkflow, RESERVATION_STATUS, SCHEDULE_ID, USER_ID};
 use serde::Deserialize;
@@ -36,6 +38,7 @@ pub struct HoldBody {
 pub async fn hold(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
+    QueueTokenHeader(token): QueueTokenHeader,
     JsonBody(body): JsonBody<HoldBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let schedule =
@@ -47,6 +50,7 @@ pub async fn hold(
     if !window.is_open(Utc::now()) {
         return Err(ApiError::BookingClosed);
     }
+    require_turn(&state, user, token.as_deref(), schedule).await?;
     // Losers are turned away here, before any workflow exists.
     let check = catalog::check_seats(&state.pool, schedule, &seats.raw()).await?;
     if !check.unknown.is_empty() {
@@ -96,6 +100,10 @@ pub async fn hold(
     match held.status.as_str() {
         outcome::HELD => {
             metrics::counter!("holds_won_total").increment(1);
+            // The buyer's turn lasts at least as long as the hold, plus a minute to pay.
+            let mut redis = state.redis.clone();
+            waiting_room::extend_turn(&mut redis, schedule, user, held.expires_at_ms + 60_000)
+                .await?;
             let expires_at = DateTime::<Utc>::from_timestamp_millis(held.expires_at_ms);
             let seats: Vec<Value> = held
                 .seats
@@ -191,11 +199,14 @@ fn refuse_if_settled(r: &Reservation) -> ApiResult<()> {
 pub async fn pay(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
+    QueueTokenHeader(token): QueueTokenHeader,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<Value>> {
     let id = ReservationId::from(id);
     let reservation = owned(&state, user, id).await?;
     refuse_if_settled(&reservation)?;
+    let schedule = ScheduleId::from(reservation.schedule_id);
+    require_turn(&state, user, token.as_deref(), schedule).await?;
     let handle = state
         .temporal
         .get_workflow_handle::<ReservationWorkflow>(id.workflow_id());
@@ -212,12 +223,17 @@ pub async fn pay(
         .await;
     let answer = settled_or_closed(&state, id, answer).await?;
     match answer.outcome.as_str() {
-        outcome::CONFIRMED => Ok(Json(json!({
+        outcome::CONFIRMED => {
+            // Paid: the turn is over and the next buyer in line may come in.
+            let mut redis = state.redis.clone();
+            waiting_room::end_turn(&mut redis, schedule, user).await?;
+            Ok(Json(json!({
             "reservation_id": id,
             "status": "CONFIRMED",
             "amount": answer.amount,
             "balance": answer.balance,
-        }))),
+            })))
+        }
         outcome::INSUFFICIENT_BALANCE => Err(ApiError::InsufficientBalance {
             balance: answer.balance,
             amount: answer.amount,

@@ -1,0 +1,114 @@
+//! `AdmissionWorkflow`: the one admission controller of a schedule (`admission-<uuid>`).
+//!
+//! Every tick it admits the next users in line while fewer than the cap are active, at the
+//! configured rate, until the schedule is sold out. Operators pause and resume it with the
+//! `pause` / `resume` signals (Temporal UI or CLI). It continues as new to keep its history short.
+
+use crate::activities::ReservationActivities;
+use seatline_proto::{AdmissionInput, AdmissionStatus, AdmitBatchInput, AdmitBatchOutcome};
+use std::time::Duration;
+use temporalio_common::RetryPolicy;
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ActivityOptions, ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext,
+    WorkflowContextView, WorkflowResult,
+};
+
+/// Ticks per run before continuing as new.
+const TICKS_PER_RUN: u32 = 500;
+
+#[workflow]
+pub struct AdmissionWorkflow {
+    input: AdmissionInput,
+    last: AdmitBatchOutcome,
+}
+
+#[workflow_methods]
+impl AdmissionWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: AdmissionInput) -> Self {
+        Self {
+            input,
+            last: AdmitBatchOutcome::default(),
+        }
+    }
+
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<AdmissionStatus> {
+        let tick = Duration::from_millis(ctx.state(|s| s.input.tick_ms.max(50)));
+        for _ in 0..TICKS_PER_RUN {
+            if ctx.state(|s| s.input.paused) {
+                let _ = ctx.wait_condition(|s: &Self| !s.input.paused).await;
+                continue;
+            }
+            let request = ctx.state(|s| AdmitBatchInput {
+                schedule_id: s.input.schedule_id.clone(),
+                max_batch: ((s.input.admit_per_second * tick.as_secs_f64()).ceil() as u64).max(1),
+                active_cap: s.input.active_cap,
+                turn_seconds: s.input.turn_seconds,
+                measured_rate: s.input.measured_rate,
+            });
+            let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(5))
+                .retry_policy(
+                    RetryPolicy::builder()
+                        .initial_interval(Duration::from_millis(200))
+                        .maximum_interval(Duration::from_secs(5))
+                        .build(),
+                )
+                .build();
+            if let Ok(step) = ctx
+                .execute_activity(ReservationActivities::admit_batch, request, options)
+                .await
+            {
+                let rate = step.admitted as f64 / tick.as_secs_f64();
+                ctx.state_mut(|s| {
+                    if step.waiting > 0 || step.admitted > 0 {
+                        // An exponentially weighted rate, so the ETA follows what happens.
+                        s.input.measured_rate = if s.input.measured_rate == 0.0 {
+                            rate
+                        } else {
+                            0.8 * s.input.measured_rate + 0.2 * rate
+                        };
+                    }
+                    s.last = step;
+                });
+                if step.sold_out {
+                    return Ok(ctx.state(Self::status_of));
+                }
+            }
+            ctx.timer(tick).await;
+        }
+        let next = ctx.state(|s| s.input.clone());
+        ctx.continue_as_new(next, ContinueAsNewOptions::default())?;
+        unreachable!("continue_as_new does not return")
+    }
+
+    #[signal]
+    pub fn pause(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _request: ()) {
+        self.input.paused = true;
+    }
+
+    #[signal]
+    pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _request: ()) {
+        self.input.paused = false;
+    }
+
+    #[query]
+    pub fn status(&self, _ctx: &WorkflowContextView) -> AdmissionStatus {
+        self.status_of()
+    }
+}
+
+impl AdmissionWorkflow {
+    fn status_of(&self) -> AdmissionStatus {
+        AdmissionStatus {
+            schedule_id: self.input.schedule_id.clone(),
+            paused: self.input.paused,
+            sold_out: self.last.sold_out,
+            served: self.last.served,
+            active: self.last.active,
+            waiting: self.last.waiting,
+            measured_rate: self.input.measured_rate,
+        }
+    }
+}
