@@ -180,9 +180,9 @@ test('the waiting screen shows the place in line and moves on to the seat map wh
     const body = await res.json();
     if (body.status === 'WAITING') realWaiting++;
     const place = synthetic.shift();
-    if (place !== undefined && res.ok() && body.status === 'ACTIVE') {
-      await route.fulfill({ response: res, json: { ...body, status: 'WAITING', position: place, eta_seconds: place } });
-    } else await route.fulfill({ response: res, json: body });
+    const answer = place !== undefined && res.ok() && body.status === 'ACTIVE' ? { ...body, status: 'WAITING', position: place, eta_seconds: place } : body;
+    if (answer === body) synthetic.unshift(...(place === undefined ? [] : [place]));
+    await route.fulfill({ status: res.status(), contentType: 'application/json', body: JSON.stringify(answer) });
   };
   await pg.route('**/api/v1/queue/tokens', asWaiting);
   await pg.route('**/api/v1/queue/tokens/current', asWaiting);
@@ -195,7 +195,7 @@ test('the waiting screen shows the place in line and moves on to the seat map wh
   while (Date.now() < deadline) {
     const s = await state(pg);
     if (s.view === 'seats') break;
-    const pos = await pg.getAttribute('[data-testid=queue-position]', 'data-position').catch(() => null);
+    const pos = await pg.evaluate(() => document.querySelector('[data-testid=queue-position]')?.dataset.position || null);
     if (pos && seen[seen.length - 1] !== Number(pos)) seen.push(Number(pos));
     if (!shotTaken && pos) { await p.shot('waiting'); shotTaken = true; }
     await pg.waitForTimeout(100);
@@ -236,5 +236,49 @@ test('the 15,000-seat map: time to first draw, frame time, bytes loaded', { time
   assert.ok(m.firstDrawMs > 0 && m.firstDrawMs < 15_000, `first draw after ${m.firstDrawMs} ms`);
   assert.ok(bench.medianMs < 50, `a full redraw takes ${bench.medianMs} ms`);
   assert.ok(m.seatMapBytes > 0);
+  noPageErrors();
+});
+
+test('errors read as a person would want: Retry after a network failure, back to the queue when the turn ended', { timeout: 2 * ADMIT_TIMEOUT_MS + 60_000 }, async () => {
+  const p = await page('errors');
+  const { page: pg } = p;
+  await signIn(pg, '오류 테스트');
+  await joinAndWaitForMap(pg);
+
+  // The first hold request dies on the network; Retry repeats it with the same Idempotency-Key.
+  const keys = [];
+  let failNext = true;
+  await pg.route('**/api/v1/reservations', async (route) => {
+    keys.push(route.request().headers()['idempotency-key']);
+    if (failNext) { failNext = false; await route.abort('connectionreset'); } else await route.continue();
+  });
+  const [seat] = await pickSeats(pg, 1);
+  await pg.evaluate((x) => window.seatline.selectSeat(x), seat);
+  await pg.click('[data-testid=hold-button]');
+  await pg.waitForSelector('#banner[data-code=NETWORK] [data-testid=banner-retry]');
+  const text = await pg.textContent('[data-testid=banner-text]');
+  assert.ok(text.length > 10 && !/[{}]|error|TypeError/i.test(text), `a plain-language message: ${text}`);
+  await p.shot('network-error');
+  await pg.click('[data-testid=banner-retry]');
+  await pg.waitForSelector('[data-testid=countdown]');
+  assert.equal(keys.length, 2);
+  assert.ok(keys[0] && keys[0] === keys[1], 'the retry reuses the Idempotency-Key');
+  await pg.unroute('**/api/v1/reservations');
+  await releaseHold(pg);
+
+  // The queue token is refused as expired: the page says the turn ended and queues again.
+  let expireOnce = true;
+  await pg.route('**/api/v1/schedules/*/seats', async (route) => {
+    if (!expireOnce) return route.continue();
+    expireOnce = false;
+    await route.fulfill({ status: 401, json: { error: { code: 'TOKEN_EXPIRED', message: 'queue token expired', details: {} } } });
+  });
+  await pg.evaluate(() => { location.hash = '#/'; });
+  await pg.waitForSelector('[data-testid=concert-item]');
+  await pg.evaluate((sid) => { location.hash = `#/schedule/${sid}/seats`; }, SCHEDULE);
+  await pg.waitForSelector('#banner[data-code=TOKEN_EXPIRED]');
+  await p.shot('turn-ended');
+  await pg.waitForFunction(() => { const s = window.seatline.state(); return s.view === 'seats' && s.seatMap; }, null, { timeout: ADMIT_TIMEOUT_MS });
+  await p.shot('queued-again');
   noPageErrors();
 });

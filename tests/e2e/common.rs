@@ -64,7 +64,10 @@ impl TestApp {
     }
 
     pub async fn spawn_with_hold(hold_seconds: u64) -> Self {
-        let settings = settings(hold_seconds);
+        Self::spawn_with(settings(hold_seconds)).await
+    }
+
+    pub async fn spawn_with(settings: Settings) -> Self {
         let app = Self::spawn_api_only(settings).await;
         spawn_worker(&app.settings).await;
         app
@@ -89,6 +92,14 @@ impl TestApp {
 
     /// A schedule of `rows` by `cols` seats that no other test touches; returns it and its seat ids.
     pub async fn schedule(&self, rows: i32, cols: i32) -> (ScheduleId, Vec<i64>) {
+        let (schedule, seats) = self.bare_schedule(rows, cols).await;
+        // Admit the seat-map reader now: once a schedule sells out nobody new gets in.
+        self.api.reader(schedule).await;
+        (schedule, seats)
+    }
+
+    /// A schedule nobody has queued for yet.
+    pub async fn bare_schedule(&self, rows: i32, cols: i32) -> (ScheduleId, Vec<i64>) {
         let (_, schedule) =
             seatline_storage::demo::create_isolated_schedule(&self.pool, rows, cols)
                 .await
@@ -99,8 +110,6 @@ impl TestApp {
             .into_iter()
             .map(|s| s.seat_id)
             .collect();
-        // Admit the seat-map reader now: once a schedule sells out nobody new gets in.
-        self.api.reader(schedule).await;
         (schedule, seats)
     }
 }
@@ -241,6 +250,28 @@ impl Api {
         .await;
         *user.queue.lock().unwrap() = Some((schedule, token.clone()));
         token
+    }
+
+    /// Joins the queue; returns the whole answer (token, status, position, eta_seconds).
+    pub async fn join(&self, user: &User, schedule: ScheduleId) -> Reply {
+        self.post(
+            "/api/v1/queue/tokens",
+            &user.token,
+            json!({ "schedule_id": schedule }),
+        )
+        .await
+    }
+
+    /// Where the holder of `queue_token` stands.
+    pub async fn standing(&self, user: &User, queue_token: &str) -> Reply {
+        self.send_with(
+            Method::GET,
+            "/api/v1/queue/tokens/current",
+            Some(&user.token),
+            Some(queue_token),
+            None,
+        )
+        .await
     }
 
     /// An admitted user who only reads the seat map (the map is the same for everyone).

@@ -9,3 +9,4 @@ mod durability;
 mod money;
 mod ops;
 mod reservations;
+mod waiting_room;

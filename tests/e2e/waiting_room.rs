@@ -1,0 +1,429 @@
+use crate::common::*;
+use futures::future::join_all;
+use reqwest::Method;
+use seatline_api::queue_token::{QueueClaims, QueueTokenSigner};
+use seatline_domain::{ScheduleId, UserId};
+use seatline_workflows::AdmissionWorkflow;
+use std::{collections::HashSet, time::Duration};
+use temporalio_client::{WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowSignalOptions};
+
+fn queue_settings(cap: u64, rate: f64) -> seatline_config::Settings {
+    let mut s = settings(300);
+    s.admission_active_cap = cap;
+    s.admission_rate = rate;
+    s.admission_tick_ms = 100;
+    s
+}
+
+async fn join_all_users(api: &Api, users: &[User], schedule: ScheduleId) -> Vec<(String, u64)> {
+    join_all(users.iter().map(|u| {
+        let api = api.clone();
+        async move {
+            let r = api.join(u, schedule).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            (
+                r.body["token"].as_str().unwrap().to_owned(),
+                r.body["position"].as_u64().unwrap(),
+            )
+        }
+    }))
+    .await
+}
+
+async fn statuses(api: &Api, users: &[User], tokens: &[(String, u64)]) -> Vec<serde_json::Value> {
+    join_all(users.iter().zip(tokens).map(|(u, (t, _))| {
+        let api = api.clone();
+        async move { api.standing(u, t).await.body }
+    }))
+    .await
+}
+
+async fn signal_admission(app: &TestApp, schedule: ScheduleId, pause: bool) {
+    let client = seatline_worker::connect_temporal(&app.settings)
+        .await
+        .unwrap();
+    let handle = client.get_workflow_handle::<AdmissionWorkflow>(format!("admission-{schedule}"));
+    if pause {
+        handle
+            .signal(
+                AdmissionWorkflow::pause,
+                (),
+                WorkflowSignalOptions::default(),
+            )
+            .await
+    } else {
+        handle
+            .signal(
+                AdmissionWorkflow::resume,
+                (),
+                WorkflowSignalOptions::default(),
+            )
+            .await
+    }
+    .expect("signal admission controller");
+}
+
+/// 50 users join at once; with room for 10 at a time they are admitted in the order of their
+/// places, 10 by 10 as the admitted leave, and nobody is admitted twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_users_are_admitted_in_order_of_their_places() {
+    let app = TestApp::spawn_with(queue_settings(10, 1_000.0)).await;
+    let api = &app.api;
+    let (schedule, _) = app.bare_schedule(1, 5).await;
+    let users = api.users(50).await;
+    let tokens = join_all_users(api, &users, schedule).await;
+    let places: HashSet<u64> = tokens.iter().map(|(_, p)| *p).collect();
+    assert_eq!(places.len(), 50, "every user has a place of their own");
+    // Joining again keeps the place (and the token).
+    let again = api.join(&users[7], schedule).await;
+    assert_eq!(again.body["token"], tokens[7].0.as_str());
+
+    // Order users by their original place.
+    let mut order: Vec<usize> = (0..50).collect();
+    order.sort_by_key(|i| tokens[*i].1);
+    let users: Vec<User> = order.iter().map(|i| users[*i].clone()).collect();
+    let tokens: Vec<(String, u64)> = order.iter().map(|i| tokens[*i].clone()).collect();
+
+    let mut admitted_ever = HashSet::new();
+    for round in 0..5 {
+        let batch = round * 10..round * 10 + 10;
+        eventually(Duration::from_secs(10), || async {
+            let now = statuses(api, &users, &tokens).await;
+            batch.clone().all(|i| now[i]["status"] == "ACTIVE")
+        })
+        .await;
+        let now = statuses(api, &users, &tokens).await;
+        for (i, s) in now.iter().enumerate() {
+            let expected = if batch.contains(&i) {
+                "ACTIVE"
+            } else if i < batch.start {
+                "EXPIRED"
+            } else {
+                "WAITING"
+            };
+            assert_eq!(s["status"], expected, "user {i} in round {round}: {s}");
+            if expected == "WAITING" {
+                assert_eq!(s["position"].as_u64().unwrap(), (i - batch.end + 1) as u64);
+                assert!(s["eta_seconds"].as_u64().unwrap() >= 1);
+            }
+        }
+        for i in batch.clone() {
+            assert!(admitted_ever.insert(i), "user {i} admitted twice");
+        }
+        // The admitted leave; their places go to the next ten.
+        join_all(batch.map(|i| {
+            api.send_with(
+                Method::DELETE,
+                "/api/v1/queue/tokens/current",
+                Some(&users[i].token),
+                Some(&tokens[i].0),
+                None,
+            )
+        }))
+        .await;
+    }
+    assert_eq!(admitted_ever.len(), 50);
+}
+
+/// Two API processes and a small cap: however the joins and polls interleave, never more than
+/// the cap are active, and one admission controller runs for the schedule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cap_is_never_exceeded_with_several_apis() {
+    let cap = 5;
+    let settings = queue_settings(cap, 1_000.0);
+    let (_a, api_a) = start_api_process(&settings).await;
+    let (_b, api_b) = start_api_process(&settings).await;
+    let app = TestApp::spawn_with(settings).await;
+    let (schedule, _) = app.bare_schedule(1, 5).await;
+    let users = api_a.users(30).await;
+    let tokens = join_all(users.iter().enumerate().map(|(i, u)| {
+        let api = if i % 2 == 0 {
+            api_a.clone()
+        } else {
+            api_b.clone()
+        };
+        async move {
+            api.join(u, schedule).await.body["token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    }))
+    .await;
+    let mut redis = redis::Client::open(app.settings.redis_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut left = HashSet::new();
+    let mut admitted = HashSet::new();
+    for _ in 0..40 {
+        let now = join_all(users.iter().zip(&tokens).enumerate().map(|(i, (u, t))| {
+            let api = if i % 2 == 0 {
+                api_b.clone()
+            } else {
+                api_a.clone()
+            };
+            async move {
+                api.standing(u, t).await.body["status"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+        }))
+        .await;
+        let active: Vec<usize> = (0..30).filter(|i| now[*i] == "ACTIVE").collect();
+        assert!(
+            active.len() as u64 <= cap,
+            "{} active: {active:?}",
+            active.len()
+        );
+        let in_redis: u64 = redis::cmd("ZCARD")
+            .arg(format!("wr:{{{schedule}}}:active"))
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert!(in_redis <= cap, "{in_redis} active in Redis");
+        // Whoever is active leaves, through either API.
+        for i in active {
+            admitted.insert(i);
+            if left.insert(i) {
+                let api = if i % 3 == 0 { &api_a } else { &api_b };
+                api.send_with(
+                    Method::DELETE,
+                    "/api/v1/queue/tokens/current",
+                    Some(&users[i].token),
+                    Some(&tokens[i]),
+                    None,
+                )
+                .await;
+            }
+        }
+        if admitted.len() == 30 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert_eq!(admitted.len(), 30, "everyone got a turn");
+    let client = seatline_worker::connect_temporal(&app.settings)
+        .await
+        .unwrap();
+    let running = client
+        .count_workflows(
+            format!("WorkflowId = 'admission-{schedule}' AND ExecutionStatus = 'Running'"),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(running.count(), 1, "one admission controller");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gate_refuses_each_kind_of_bad_token_with_its_code() {
+    let app = TestApp::spawn_with(queue_settings(1, 1_000.0)).await;
+    let api = &app.api;
+    let (schedule, seats) = app.bare_schedule(1, 3).await;
+    let (other_schedule, _) = app.bare_schedule(1, 1).await;
+    let (first, second) = (api.user("First").await, api.user("Second").await);
+    let first_token = api.admit(&first, schedule).await;
+    let seat_map = format!("/api/v1/schedules/{schedule}/seats");
+    let hold_body = serde_json::json!({ "schedule_id": schedule, "seat_ids": [seats[0]] });
+    let call = |user: &User, token: Option<String>| {
+        let (api, path, user) = (api.clone(), seat_map.clone(), user.clone());
+        async move {
+            api.send_with(
+                Method::GET,
+                &path,
+                Some(&user.token),
+                token.as_deref(),
+                None,
+            )
+            .await
+        }
+    };
+
+    call(&first, Some(first_token.clone())).await;
+    assert_eq!(call(&first, Some(first_token.clone())).await.status, 200);
+    // Missing, forged, someone else's, another schedule's.
+    call(&first, None)
+        .await
+        .assert_error(401, "TOKEN_NOT_FOUND");
+    call(&first, Some("garbage".into()))
+        .await
+        .assert_error(401, "TOKEN_NOT_FOUND");
+    let forged = QueueTokenSigner::new("not the secret").issue(&QueueClaims {
+        user: UserId::parse(&first.id).unwrap(),
+        schedule,
+        seq: 1,
+        expires_at_ms: i64::MAX,
+    });
+    call(&first, Some(forged))
+        .await
+        .assert_error(401, "TOKEN_NOT_FOUND");
+    call(&second, Some(first_token.clone()))
+        .await
+        .assert_error(401, "TOKEN_NOT_FOUND");
+    let elsewhere = api.join(&first, other_schedule).await.body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    call(&first, Some(elsewhere))
+        .await
+        .assert_error(401, "TOKEN_NOT_FOUND");
+    // Still waiting: the cap is 1 and First has the turn.
+    let waiting = api.join(&second, schedule).await;
+    assert_eq!(waiting.body["status"], "WAITING");
+    let second_token = waiting.body["token"].as_str().unwrap().to_owned();
+    let refused = call(&second, Some(second_token.clone())).await;
+    refused.assert_error(403, "WRONG_TOKEN_TURN");
+    assert_eq!(refused.body["error"]["details"]["position"], 1);
+    let hold = api
+        .send_with(
+            Method::POST,
+            "/api/v1/reservations",
+            Some(&second.token),
+            Some(&second_token),
+            Some(hold_body.clone()),
+        )
+        .await;
+    hold.assert_error(403, "WRONG_TOKEN_TURN");
+    // A token past its expiry, signed with the real secret.
+    let stale = QueueTokenSigner::new(&app.settings.queue_token_secret).issue(&QueueClaims {
+        user: UserId::parse(&first.id).unwrap(),
+        schedule,
+        seq: 1,
+        expires_at_ms: 1,
+    });
+    call(&first, Some(stale.clone()))
+        .await
+        .assert_error(401, "TOKEN_EXPIRED");
+    assert_eq!(api.standing(&first, &stale).await.body["status"], "EXPIRED");
+    // First leaves: their turn is over (expired) and Second is let in.
+    api.send_with(
+        Method::DELETE,
+        "/api/v1/queue/tokens/current",
+        Some(&first.token),
+        Some(&first_token),
+        None,
+    )
+    .await;
+    call(&first, Some(first_token.clone()))
+        .await
+        .assert_error(401, "TOKEN_EXPIRED");
+    api.send_with(
+        Method::POST,
+        "/api/v1/reservations",
+        Some(&first.token),
+        Some(&first_token),
+        Some(hold_body),
+    )
+    .await
+    .assert_error(401, "TOKEN_EXPIRED");
+    eventually(Duration::from_secs(5), || async {
+        api.standing(&second, &second_token).await.body["status"] == "ACTIVE"
+    })
+    .await;
+    assert_eq!(call(&second, Some(second_token)).await.status, 200);
+}
+
+/// When every seat is sold the controller stops: waiting users see SOLD_OUT, newcomers too,
+/// and nobody else is admitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_sold_out_waiting_users_see_it_and_nobody_is_admitted() {
+    let app = TestApp::spawn_with(queue_settings(1, 1_000.0)).await;
+    let api = &app.api;
+    let (schedule, seats) = app.bare_schedule(1, 2).await;
+    let buyer = api.user("Buyer").await;
+    api.charge(&buyer, 1_000_000).await;
+    api.admit(&buyer, schedule).await;
+    let waiter = api.user("Waiter").await;
+    let waiting = api.join(&waiter, schedule).await;
+    let waiter_token = waiting.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(waiting.body["status"], "WAITING");
+
+    let held = api.hold(&buyer, schedule, &seats).await;
+    assert_eq!(held.status, 201);
+    assert_eq!(api.pay(&buyer, &reservation_id(&held)).await.status, 200);
+
+    eventually(Duration::from_secs(10), || async {
+        api.standing(&waiter, &waiter_token).await.body["status"] == "SOLD_OUT"
+    })
+    .await;
+    let late = api.user("Late").await;
+    let joined = api.join(&late, schedule).await;
+    let late_token = joined.body["token"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        api.standing(&late, &late_token).await.body["status"],
+        "SOLD_OUT"
+    );
+    assert_eq!(
+        api.standing(&waiter, &waiter_token).await.body["status"],
+        "SOLD_OUT"
+    );
+    let client = seatline_worker::connect_temporal(&app.settings)
+        .await
+        .unwrap();
+    let handle = client.get_workflow_handle::<AdmissionWorkflow>(format!("admission-{schedule}"));
+    let described = handle
+        .describe(WorkflowDescribeOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(described.status(), WorkflowExecutionStatus::Completed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_holds_admission_and_resume_continues_it() {
+    let app = TestApp::spawn_with(queue_settings(100, 1_000.0)).await;
+    let api = &app.api;
+    let (schedule, _) = app.bare_schedule(1, 5).await;
+    let early = api.user("Early").await;
+    api.admit(&early, schedule).await;
+    signal_admission(&app, schedule, true).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let users = api.users(3).await;
+    let tokens = join_all_users(api, &users, schedule).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    for s in statuses(api, &users, &tokens).await {
+        assert_eq!(s["status"], "WAITING", "paused: {s}");
+    }
+    signal_admission(&app, schedule, false).await;
+    eventually(Duration::from_secs(5), || async {
+        statuses(api, &users, &tokens)
+            .await
+            .iter()
+            .all(|s| s["status"] == "ACTIVE")
+    })
+    .await;
+}
+
+/// The API keeps nothing of the queue: a new API process finds every place where it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarting_the_api_loses_nobodys_place() {
+    let settings = queue_settings(2, 1_000.0);
+    let app = TestApp::spawn_with(settings.clone()).await;
+    let (schedule, _) = app.bare_schedule(1, 5).await;
+    let (first_api, api) = start_api_process(&settings).await;
+    let users = api.users(12).await;
+    let tokens = join_all_users(&api, &users, schedule).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = statuses(&api, &users, &tokens).await;
+    first_api.kill();
+
+    let (_second_api, api) = start_api_process(&settings).await;
+    let after = statuses(&api, &users, &tokens).await;
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b["status"], a["status"]);
+        assert_eq!(b["position"], a["position"]);
+    }
+    assert_eq!(after.iter().filter(|s| s["status"] == "ACTIVE").count(), 2);
+    assert_eq!(
+        after.iter().filter(|s| s["status"] == "WAITING").count(),
+        10
+    );
+    // Joining again through the new process returns the same place.
+    for (u, (t, _)) in users.iter().zip(&tokens).take(3) {
+        assert_eq!(api.join(u, schedule).await.body["token"], t.as_str());
+    }
+}
