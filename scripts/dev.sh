@@ -12,11 +12,14 @@ export DATABASE_URL="${DATABASE_URL:-$(database_url seatline)}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}"
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-http://127.0.0.1:$TEMPORAL_PORT}"
 export API_PORT
+PROVIDER_PORT="${PROVIDER_PORT:-8090}"
+export PROVIDER_PORT PROVIDER_URL="${PROVIDER_URL:-http://127.0.0.1:$PROVIDER_PORT}"
 
 stop_all() {
-  log "stopping the API and the worker"
+  log "stopping the API, the worker and the mock payment provider"
   stop_pidfile "$STACK_DIR/api.pid"
   stop_pidfile "$STACK_DIR/worker.pid"
+  stop_pidfile "$STACK_DIR/provider.pid"
   stop_services
 }
 
@@ -47,6 +50,7 @@ BIN="$ROOT/target/$PROFILE"
 log "migrations and demo data"
 "$BIN/seatline-api" seed >"$STACK_DIR/seed.log" 2>&1 || { cat "$STACK_DIR/seed.log"; die "seeding failed"; }
 
+start_process provider "$BIN/seatline-provider"
 start_process worker "$BIN/seatline-worker"
 start_process api "$BIN/seatline-api"
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$API_PORT/readyz" >/dev/null && break; sleep 0.2; done
@@ -60,6 +64,7 @@ cat <<MSG
     API docs      http://127.0.0.1:$API_PORT/docs
     Temporal UI   http://127.0.0.1:$TEMPORAL_UI_PORT
     Metrics       http://127.0.0.1:$API_PORT/metrics
+    Mock payment provider  http://127.0.0.1:$PROVIDER_PORT
   Logs are in $STACK_DIR/. Stop with Ctrl-C or scripts/dev.sh stop.
 
 MSG

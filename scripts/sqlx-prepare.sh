@@ -11,7 +11,7 @@ for f in migrations/*.sql; do
     -v ON_ERROR_STOP=1 -f "$f"
 done
 rm -rf .sqlx && mkdir -p .sqlx
-# Touch the crates that hold queries so their macros run again and write .sqlx/.
+# Every query lives in seatline-storage: touch it so its macros run again and write .sqlx/
 touch storage/src/lib.rs
-SQLX_OFFLINE=false DATABASE_URL="$url" SQLX_OFFLINE_DIR="$ROOT/.sqlx" cargo build --workspace -q
+SQLX_OFFLINE=false DATABASE_URL="$url" SQLX_OFFLINE_DIR="$ROOT/.sqlx" cargo build -p seatline-storage -q
 log "$(ls .sqlx | wc -l) queries prepared in .sqlx/"

@@ -7,10 +7,12 @@ use redis::aio::ConnectionManager;
 use seatline_domain::{ReservationId, ReservationStatus, ScheduleId, SeatSelection, UserId};
 use seatline_proto::{
     failure, outcome, AdmitBatchInput, AdmitBatchOutcome, ConfirmOutcome, ConfirmWithBalanceInput,
-    HeldSeat, HoldOutcome, HoldSeatsInput, ReleaseHoldInput,
+    ConfirmWithCardInput, HeldSeat, HoldOutcome, HoldSeatsInput, ReleaseHoldInput,
 };
+use seatline_proto::{RefundCardPaymentInput, RefundOutcome};
 use seatline_storage::{catalog, waiting_room};
 use seatline_storage::{
+    payments::{self, RefundError},
     reservations::{self, ConfirmError, HoldError, HoldRequest},
     Actor, Pool,
 };
@@ -133,6 +135,46 @@ impl ReservationActivities {
         Ok(status.map(|s| s.as_str().to_owned()).unwrap_or_default())
     }
 
+    #[activity(definition = activity_definitions::ConfirmWithCard)]
+    pub async fn confirm_with_card(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: ConfirmWithCardInput,
+    ) -> Result<ConfirmOutcome, ActivityError> {
+        let reservation = parse(ReservationId::parse(&input.reservation_id))?;
+        match reservations::confirm_with_card(&self.pool, reservation, &input.payment_id).await {
+            Ok(done) => {
+                // Paid: the buyer's turn in the waiting room is over.
+                let mut redis = self.redis.clone();
+                if let Err(err) = waiting_room::end_turn(
+                    &mut redis,
+                    ScheduleId::from(done.schedule),
+                    UserId::from(done.user),
+                )
+                .await
+                {
+                    tracing::warn!(error = %err, "could not end the buyer's turn; it times out");
+                }
+                Ok(ConfirmOutcome {
+                    balance: 0,
+                    amount: done.amount,
+                })
+            }
+            Err(ConfirmError::NotHeld(status)) => Err(business(
+                failure::NOT_HELD,
+                &format!("reservation is {status}"),
+            )),
+            Err(ConfirmError::NotFound) => Err(business(
+                failure::NOT_HELD,
+                "no such reservation or payment",
+            )),
+            Err(ConfirmError::InsufficientBalance { .. }) => {
+                Err(business(failure::NOT_HELD, "unexpected balance outcome"))
+            }
+            Err(ConfirmError::Database(err)) => Err(retryable(err)),
+        }
+    }
+
     #[activity(definition = activity_definitions::AdmitBatch)]
     pub async fn admit_batch(
         self: Arc<Self>,
@@ -178,6 +220,95 @@ impl ReservationActivities {
             waiting: step.waiting,
             sold_out: false,
         })
+    }
+}
+
+/// Activities that talk to the payment provider; they run on the payment task queue, on
+/// workers that scale and fail apart from the seat workers.
+pub struct PaymentActivities {
+    pool: Pool,
+    http: reqwest::Client,
+    provider_url: String,
+}
+
+impl PaymentActivities {
+    pub fn new(pool: Pool, provider_url: String) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .expect("HTTP client");
+        Self {
+            pool,
+            http,
+            provider_url,
+        }
+    }
+}
+
+#[activities]
+impl PaymentActivities {
+    /// Refunds a card payment that did not confirm its reservation, through the provider.
+    /// The provider's idempotency key makes retries refund once.
+    #[activity(definition = activity_definitions::RefundCardPayment)]
+    pub async fn refund_card_payment(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: RefundCardPaymentInput,
+    ) -> Result<RefundOutcome, ActivityError> {
+        let span = tracing::info_span!("refund_card_payment", reservation_id = %input.reservation_id,
+                                       payment_id = %input.payment_id);
+        let _enter = span.enter();
+        match payments::refundable(&self.pool, &input.payment_id).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Ok(RefundOutcome {
+                    outcome: "ALREADY_REFUNDED".to_owned(),
+                    refund_id: String::new(),
+                })
+            }
+            Err(RefundError::Applied) | Err(RefundError::NotFound) => {
+                return Err(business(
+                    failure::PAYMENT_APPLIED,
+                    "the payment confirmed its reservation or is unknown",
+                ))
+            }
+            Err(RefundError::Database(err)) => return Err(retryable(err)),
+        }
+        let response = self
+            .http
+            .post(format!("{}/v1/refunds", self.provider_url))
+            .header("Idempotency-Key", format!("refund-{}", input.payment_id))
+            .json(&serde_json::json!({
+                "payment_id": input.payment_id,
+                "amount": input.amount,
+                "reason": input.reason,
+            }))
+            .send()
+            .await
+            .map_err(|e| ActivityError::application(ApplicationFailure::new(e)))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            tracing::warn!(%status, body, "the provider refused the refund; retrying");
+            return Err(ActivityError::application(ApplicationFailure::new(
+                format!("provider answered {status}"),
+            )));
+        }
+        let refund: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| ActivityError::application(ApplicationFailure::new(e)))?;
+        let refund_id = refund["refund_id"].as_str().unwrap_or_default().to_owned();
+        match payments::record_refund(&self.pool, &input.payment_id, &refund_id, &input.reason)
+            .await
+        {
+            Ok(()) => Ok(RefundOutcome {
+                outcome: "REFUNDED".to_owned(),
+                refund_id,
+            }),
+            Err(RefundError::Database(err)) => Err(retryable(err)),
+            Err(_) => Err(business(failure::PAYMENT_APPLIED, "payment not refundable")),
+        }
     }
 }
 

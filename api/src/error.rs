@@ -44,6 +44,14 @@ pub enum ApiError {
     TokenExpired,
     #[error("it is not your turn yet")]
     WrongTokenTurn { position: u64, sold_out: bool },
+    #[error("the webhook signature is not valid: {0}")]
+    InvalidSignature(&'static str),
+    #[error("the amount does not match the payment")]
+    AmountMismatch { expected: i64, got: i64 },
+    #[error("this Idempotency-Key was used for another request")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still being processed")]
+    IdempotencyInProgress,
     #[error("a dependency is unavailable, try again")]
     Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -100,6 +108,22 @@ impl ApiError {
                 "BALANCE_LIMIT_EXCEEDED",
                 json!({}),
             ),
+            InvalidSignature(reason) => (
+                StatusCode::UNAUTHORIZED,
+                "INVALID_SIGNATURE",
+                json!({ "reason": reason }),
+            ),
+            AmountMismatch { expected, got } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "AMOUNT_MISMATCH",
+                json!({ "expected": expected, "got": got }),
+            ),
+            IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "IDEMPOTENCY_KEY_REUSED",
+                json!({}),
+            ),
+            IdempotencyInProgress => (StatusCode::CONFLICT, "IDEMPOTENCY_IN_PROGRESS", json!({})),
             TokenNotFound => (StatusCode::UNAUTHORIZED, "TOKEN_NOT_FOUND", json!({})),
             TokenExpired => (StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED", json!({})),
             WrongTokenTurn { position, sold_out } => (

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod error;
 mod extract;
 mod http_metrics;
+mod idempotency;
 mod openapi;
 pub mod queue_token;
 mod routes;

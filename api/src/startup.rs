@@ -1,6 +1,6 @@
 use crate::{
-    auth::TokenSigner, error::ApiError, http_metrics, queue_token::QueueTokenSigner, routes,
-    state::AppState, temporal,
+    auth::TokenSigner, error::ApiError, http_metrics, idempotency, queue_token::QueueTokenSigner,
+    routes, state::AppState, temporal,
 };
 use anyhow::Context;
 use axum::{
@@ -40,15 +40,26 @@ impl Application {
             .await
             .with_context(|| format!("binding {}:{}", settings.api_host, settings.api_port))?;
         let port = listener.local_addr()?.port();
+        let public_url = settings
+            .api_public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}:{port}", settings.api_host));
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .context("HTTP client")?;
         let state = AppState {
             pool,
             redis,
             temporal,
             tokens: TokenSigner::new(&settings.auth_secret),
+            http,
+            public_url: Arc::new(public_url),
             queue_tokens: QueueTokenSigner::new(&settings.queue_token_secret),
             admission_started: Default::default(),
             settings: Arc::new(settings),
         };
+        idempotency::spawn_purge(state.clone());
         Ok(Self {
             port,
             listener,
@@ -74,6 +85,10 @@ impl Application {
 pub fn router(state: AppState) -> Router {
     let _ = http_metrics::handle();
     routes::router()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotent,
+        ))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn(http_metrics::track))

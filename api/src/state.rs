@@ -15,6 +15,10 @@ pub struct AppState {
     pub temporal: Client,
     pub settings: Arc<Settings>,
     pub tokens: TokenSigner,
+    /// For calls to the payment provider.
+    pub http: reqwest::Client,
+    /// How the provider and browsers reach this API.
+    pub public_url: Arc<String>,
     pub queue_tokens: QueueTokenSigner,
     /// Schedules whose admission controller this process has already started.
     pub admission_started: Arc<Mutex<HashSet<ScheduleId>>>,

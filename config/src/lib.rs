@@ -18,6 +18,18 @@ pub struct Settings {
     pub temporal_namespace: String,
     /// `TASK_QUEUE`: reservation workflows and their seat activities.
     pub task_queue: String,
+    /// `PAYMENT_TASK_QUEUE`: activities that talk to the payment provider.
+    pub payment_task_queue: String,
+    /// `WORKER_ROLES`: `seats`, `payments` or both (comma-separated).
+    pub worker_roles: String,
+    /// `PROVIDER_URL`: the payment provider's API.
+    pub provider_url: String,
+    /// `WEBHOOK_SECRET`: shared with the provider; signs its webhook calls.
+    pub webhook_secret: String,
+    /// `WEBHOOK_TOLERANCE_SECONDS`: how old a signed webhook may be.
+    pub webhook_tolerance_seconds: i64,
+    /// `API_PUBLIC_URL`: how the provider and browsers reach this API (default from host/port).
+    pub api_public_url: Option<String>,
     /// `HOLD_SECONDS`: how long a hold lasts.
     pub hold: HoldDuration,
     /// `API_HOST`
@@ -49,6 +61,7 @@ pub struct SettingsError {
 
 /// Defaults for local development only; production sets real secrets.
 pub const DEV_AUTH_SECRET: &str = "seatline-dev-auth-secret-not-for-production";
+pub const DEV_WEBHOOK_SECRET: &str = "seatline-dev-webhook-secret-not-for-production";
 pub const DEV_QUEUE_TOKEN_SECRET: &str = "seatline-dev-queue-secret-not-for-production";
 
 impl Settings {
@@ -81,6 +94,12 @@ impl Settings {
             temporal_address: text("TEMPORAL_ADDRESS", "http://127.0.0.1:7233"),
             temporal_namespace: text("TEMPORAL_NAMESPACE", "default"),
             task_queue: text("TASK_QUEUE", "seatline-reservations"),
+            payment_task_queue: text("PAYMENT_TASK_QUEUE", "seatline-payments"),
+            worker_roles: text("WORKER_ROLES", "seats,payments"),
+            provider_url: text("PROVIDER_URL", "http://127.0.0.1:8090"),
+            webhook_secret: text("WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
+            webhook_tolerance_seconds: number("WEBHOOK_TOLERANCE_SECONDS", 300)? as i64,
+            api_public_url: lookup("API_PUBLIC_URL").filter(|v| !v.trim().is_empty()),
             hold,
             api_host: text("API_HOST", "127.0.0.1"),
             api_port: parse("API_PORT", lookup("API_PORT"), 8080u16)?,

@@ -24,4 +24,5 @@ pub mod failure {
     pub const SEAT_UNAVAILABLE: &str = "SeatUnavailable";
     pub const INSUFFICIENT_BALANCE: &str = "InsufficientBalance";
     pub const NOT_HELD: &str = "ReservationNotHeld";
+    pub const PAYMENT_APPLIED: &str = "PaymentApplied";
 }

@@ -4,6 +4,8 @@
 pub mod balance;
 pub mod catalog;
 pub mod demo;
+pub mod idempotency;
+pub mod payments;
 pub mod reservations;
 pub mod users;
 pub mod waiting_room;

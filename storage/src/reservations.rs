@@ -295,6 +295,89 @@ pub async fn confirm_with_balance(
     })
 }
 
+/// Whose card payment confirmed which schedule's seats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CardConfirmed {
+    pub user: Uuid,
+    pub schedule: Uuid,
+    pub amount: i64,
+}
+
+/// Applies a successful card payment to its held reservation: payment APPLIED, seats SOLD,
+/// reservation CONFIRMED, audit events. One transaction; a retry finds it done.
+#[tracing::instrument(skip(pool), fields(reservation_id = %id))]
+pub async fn confirm_with_card(
+    pool: &PgPool,
+    id: ReservationId,
+    provider_payment_id: &str,
+) -> Result<CardConfirmed, ConfirmError> {
+    let mut tx = pool.begin().await?;
+    let reservation = sqlx::query!(
+        "SELECT status, amount, user_id, schedule_id FROM reservations WHERE id = $1 FOR UPDATE",
+        id.as_uuid()
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(ConfirmError::NotFound)?;
+    let payment = sqlx::query!(
+        "SELECT status, amount FROM payments
+         WHERE provider_payment_id = $1 AND reservation_id = $2 FOR UPDATE",
+        provider_payment_id,
+        id.as_uuid()
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(ConfirmError::NotFound)?;
+    let confirmed = CardConfirmed {
+        user: reservation.user_id,
+        schedule: reservation.schedule_id,
+        amount: payment.amount,
+    };
+    if payment.status == "APPLIED" {
+        return Ok(confirmed); // a retry of a confirmation that committed
+    }
+    if reservation.status != "HELD" || payment.status == "REFUNDED" {
+        return Err(ConfirmError::NotHeld(reservation.status));
+    }
+    sqlx::query!(
+        "UPDATE payments SET status = 'APPLIED', updated_at = now() WHERE provider_payment_id = $1",
+        provider_payment_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    let sold = sqlx::query!(
+        "UPDATE seat_inventory SET status = 'SOLD', updated_at = now()
+         WHERE reservation_id = $1 AND status = 'HELD'",
+        id.as_uuid()
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE reservations SET status = 'CONFIRMED', updated_at = now() WHERE id = $1",
+        id.as_uuid()
+    )
+    .execute(&mut *tx)
+    .await?;
+    record_event(
+        &mut tx,
+        id,
+        "PAYMENT_APPLIED",
+        Actor::Provider,
+        json!({ "method": "CARD", "payment_id": provider_payment_id, "amount": payment.amount }),
+    )
+    .await?;
+    record_event(
+        &mut tx,
+        id,
+        "CONFIRMED",
+        Actor::Provider,
+        json!({ "seats_sold": sold.rows_affected() }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(confirmed)
+}
+
 /// Gives the seats of a held reservation back. A reservation that is already final, or that
 /// never got its seats, is left as it is. Returns the status the reservation ends with.
 #[tracing::instrument(skip(pool), fields(reservation_id = %id))]
@@ -350,7 +433,7 @@ pub async fn release_hold(
     Ok(Some(to))
 }
 
-async fn record_event(
+pub(crate) async fn record_event(
     tx: &mut Transaction<'_, Postgres>,
     id: ReservationId,
     kind: &str,

@@ -21,6 +21,7 @@ pub fn settings(hold_seconds: u64) -> Settings {
     settings.api_port = 0;
     settings.database_max_connections = 10;
     settings.task_queue = format!("test-{}", uuid::Uuid::new_v4());
+    settings.payment_task_queue = format!("{}-payments", settings.task_queue);
     settings.hold = seatline_domain::HoldDuration::parse(hold_seconds).unwrap();
     // A waiting room that lets test buyers in quickly; the queue tests set their own.
     settings.admission_tick_ms = 100;
@@ -55,7 +56,68 @@ pub async fn spawn_worker(settings: &Settings) {
 pub struct TestApp {
     pub api: Api,
     pub pool: Pool,
+    pub provider: Provider,
     pub settings: Settings,
+}
+
+/// Starts the mock payment provider in this process; returns its URL.
+pub async fn spawn_provider(settings: &Settings) -> String {
+    let provider = seatline_provider::MockProvider::build(seatline_provider::ProviderConfig {
+        host: "127.0.0.1".into(),
+        port: 0,
+        public_url: None,
+        webhook_secret: settings.webhook_secret.clone(),
+    })
+    .await
+    .expect("provider builds");
+    let url = provider.base_url();
+    tokio::spawn(provider.run_until_stopped());
+    url
+}
+
+/// The mock provider's automation hooks, as the provider's own page would use them.
+#[derive(Clone)]
+pub struct Provider {
+    pub base: String,
+    http: Client,
+}
+
+impl Provider {
+    pub fn new(base: String) -> Self {
+        Self {
+            base,
+            http: Client::new(),
+        }
+    }
+
+    /// Completes a payment as the buyer would on the provider's page; `mode` is how the
+    /// provider delivers the webhook (normal, duplicate, delay, out_of_order).
+    pub async fn complete(&self, payment_id: &str, status: &str, mode: &str) -> Value {
+        let res = self
+            .http
+            .post(format!("{}/v1/payments/{payment_id}/complete", self.base))
+            .json(&json!({ "status": status, "mode": mode, "deliveries": 5, "delay_ms": 500 }))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.status().is_success(),
+            "complete: {}",
+            res.text().await.unwrap()
+        );
+        res.json().await.unwrap()
+    }
+
+    pub async fn payment(&self, payment_id: &str) -> Value {
+        self.http
+            .get(format!("{}/v1/payments/{payment_id}", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
 }
 
 impl TestApp {
@@ -73,8 +135,10 @@ impl TestApp {
         app
     }
 
-    /// The API alone; the test brings its own workers.
-    pub async fn spawn_api_only(settings: Settings) -> Self {
+    /// The API (and the mock payment provider) alone; the test brings its own workers.
+    pub async fn spawn_api_only(mut settings: Settings) -> Self {
+        let provider = spawn_provider(&settings).await;
+        settings.provider_url = provider.clone();
         let app = Application::build(settings.clone())
             .await
             .expect("API builds");
@@ -86,6 +150,7 @@ impl TestApp {
         Self {
             api: Api::new(base),
             pool,
+            provider: Provider::new(provider),
             settings,
         }
     }
@@ -434,6 +499,9 @@ impl Process {
             .env("REDIS_URL", &settings.redis_url)
             .env("TEMPORAL_ADDRESS", &settings.temporal_address)
             .env("TASK_QUEUE", &settings.task_queue)
+            .env("PAYMENT_TASK_QUEUE", &settings.payment_task_queue)
+            .env("PROVIDER_URL", &settings.provider_url)
+            .env("WEBHOOK_SECRET", &settings.webhook_secret)
             .env("HOLD_SECONDS", settings.hold.as_secs().to_string())
             .env("AUTH_SECRET", &settings.auth_secret)
             .env("ADMISSION_TICK_MS", settings.admission_tick_ms.to_string())

@@ -8,5 +8,6 @@ mod bad_input;
 mod durability;
 mod money;
 mod ops;
+mod payments;
 mod reservations;
 mod waiting_room;

@@ -72,8 +72,21 @@ async fn fifty_users_are_admitted_in_order_of_their_places() {
     let (schedule, _) = app.bare_schedule(1, 5).await;
     let users = api.users(50).await;
     let tokens = join_all_users(api, &users, schedule).await;
+    // A place is the seq inside the signed token; positions shift as others are admitted.
+    let signer = QueueTokenSigner::new(&app.settings.queue_token_secret);
+    let tokens: Vec<(String, u64)> = tokens
+        .into_iter()
+        .map(|(t, _)| {
+            let seq = signer.verify(&t, 0).unwrap().seq;
+            (t, seq)
+        })
+        .collect();
     let places: HashSet<u64> = tokens.iter().map(|(_, p)| *p).collect();
-    assert_eq!(places.len(), 50, "every user has a place of their own");
+    assert_eq!(
+        places,
+        (1..=50).collect(),
+        "every user has a place of their own"
+    );
     // Joining again keeps the place (and the token).
     let again = api.join(&users[7], schedule).await;
     assert_eq!(again.body["token"], tokens[7].0.as_str());

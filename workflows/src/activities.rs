@@ -3,8 +3,9 @@
 #![allow(clippy::unimplemented, unused_variables)]
 
 use seatline_proto::{
-    AdmitBatchInput, AdmitBatchOutcome, ConfirmOutcome, ConfirmWithBalanceInput, HoldOutcome,
-    HoldSeatsInput, ReleaseHoldInput,
+    AdmitBatchInput, AdmitBatchOutcome, ConfirmOutcome, ConfirmWithBalanceInput,
+    ConfirmWithCardInput, HoldOutcome, HoldSeatsInput, RefundCardPaymentInput, RefundOutcome,
+    ReleaseHoldInput,
 };
 use temporalio_macros::activity_definitions;
 use temporalio_sdk::activities::ActivityError;
@@ -34,6 +35,21 @@ impl ReservationActivities {
         unimplemented!()
     }
 
+    /// Applies a successful card payment: seats SOLD, reservation CONFIRMED. Fails
+    /// non-retryably with `ReservationNotHeld` when the hold is gone.
+    #[activity(name = "confirm_with_card")]
+    pub fn confirm_with_card(input: ConfirmWithCardInput) -> Result<ConfirmOutcome, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Refunds a card payment through the provider (payment task queue).
+    #[activity(name = "refund_card_payment")]
+    pub fn refund_card_payment(
+        input: RefundCardPaymentInput,
+    ) -> Result<RefundOutcome, ActivityError> {
+        unimplemented!()
+    }
+
     /// One admission step of a schedule's waiting room.
     #[activity(name = "admit_batch")]
     pub fn admit_batch(input: AdmitBatchInput) -> Result<AdmitBatchOutcome, ActivityError> {
@@ -44,6 +60,6 @@ impl ReservationActivities {
 /// Names for the activity definitions, so the worker crate can implement them.
 pub mod definitions {
     pub use super::reservation_activities::{
-        AdmitBatch, ConfirmWithBalance, HoldSeats, ReleaseHold,
+        AdmitBatch, ConfirmWithBalance, ConfirmWithCard, HoldSeats, RefundCardPayment, ReleaseHold,
     };
 }

@@ -8,8 +8,9 @@
 
 use crate::activities::ReservationActivities;
 use seatline_proto::{
-    failure, outcome, CancelRequest, ConfirmOutcome, ConfirmWithBalanceInput, HoldOutcome,
-    HoldSeatsInput, PayWithBalanceRequest, ReleaseHoldInput, ReservationInput, ReservationState,
+    failure, outcome, CancelRequest, CardPaymentSignal, ConfirmOutcome, ConfirmWithBalanceInput,
+    ConfirmWithCardInput, HoldOutcome, HoldSeatsInput, PayWithBalanceRequest,
+    RefundCardPaymentInput, ReleaseHoldInput, ReservationInput, ReservationState,
     SettlementOutcome,
 };
 use std::time::{Duration, UNIX_EPOCH};
@@ -19,7 +20,9 @@ use temporalio_common::{
     ActivityCloseTimeouts, RetryPolicy,
 };
 use temporalio_macros::{workflow, workflow_methods};
-use temporalio_sdk::{ActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult};
+use temporalio_sdk::{
+    ActivityOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
+};
 
 pub const USER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("UserId");
 pub const SCHEDULE_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("ScheduleId");
@@ -40,6 +43,10 @@ pub struct ReservationWorkflow {
     settling: bool,
     /// Update handlers still running; the workflow finishes only after they answer.
     open_handlers: u32,
+    /// Card payments the provider reported successful, each handled once.
+    card_payments: Vec<String>,
+    /// Card payments the provider reported failed (the buyer may try again).
+    failed_card_payments: u32,
 }
 
 #[workflow_methods]
@@ -53,6 +60,8 @@ impl ReservationWorkflow {
             expires_at_ms: 0,
             settling: false,
             open_handlers: 0,
+            card_payments: Vec::new(),
+            failed_card_payments: 0,
         }
     }
 
@@ -130,6 +139,34 @@ impl ReservationWorkflow {
         let answer = Self::settle(ctx, &request.user_id, 0, Settlement::Cancel).await;
         ctx.state_mut(|s| s.open_handlers -= 1);
         answer
+    }
+
+    /// The provider took the buyer's money. Applied if the hold still stands, refunded
+    /// otherwise: a payment is never lost and never both.
+    #[signal]
+    pub async fn payment_succeeded(ctx: &mut WorkflowContext<Self>, payment: CardPaymentSignal) {
+        let fresh = ctx.state_mut(|s| {
+            if s.card_payments.contains(&payment.payment_id) {
+                return false;
+            }
+            s.card_payments.push(payment.payment_id.clone());
+            s.open_handlers += 1;
+            true
+        });
+        if fresh {
+            Self::apply_or_refund(ctx, payment).await;
+            ctx.state_mut(|s| s.open_handlers -= 1);
+        }
+    }
+
+    /// The provider declined the card; the hold stands and the buyer may try again.
+    #[signal]
+    pub fn payment_failed(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        _payment: CardPaymentSignal,
+    ) {
+        self.failed_card_payments += 1;
     }
 
     #[query]
@@ -255,6 +292,52 @@ impl ReservationWorkflow {
         answer
     }
 
+    async fn apply_or_refund(ctx: &mut WorkflowContext<Self>, payment: CardPaymentSignal) {
+        let _ = ctx.wait_condition(|s: &Self| !s.settling).await;
+        let (status, expires_at_ms) = ctx.state(|s| (s.status.clone(), s.expires_at_ms));
+        let reason = if status == outcome::HELD && now_ms(ctx) < expires_at_ms {
+            ctx.state_mut(|s| s.settling = true);
+            let input = ConfirmWithCardInput {
+                reservation_id: ctx.state(|s| s.input.reservation_id.clone()),
+                payment_id: payment.payment_id.clone(),
+            };
+            let applied = ctx
+                .execute_activity(
+                    ReservationActivities::confirm_with_card,
+                    input,
+                    until_done(),
+                )
+                .await;
+            ctx.state_mut(|s| s.settling = false);
+            match applied {
+                Ok(_) => {
+                    ctx.state_mut(|s| s.status = outcome::CONFIRMED.to_owned());
+                    set_status_attribute(ctx);
+                    return;
+                }
+                Err(_) => "HOLD_NOT_AVAILABLE",
+            }
+        } else if status == outcome::CONFIRMED {
+            "ALREADY_PAID"
+        } else {
+            "LATE_PAYMENT"
+        };
+        let input = ctx.state(|s| RefundCardPaymentInput {
+            reservation_id: s.input.reservation_id.clone(),
+            payment_id: payment.payment_id.clone(),
+            amount: payment.amount,
+            reason: reason.to_owned(),
+            payment_task_queue: s.input.payment_task_queue.clone(),
+        });
+        let _ = ctx
+            .execute_activity(
+                ReservationActivities::refund_card_payment,
+                input.clone(),
+                refund_options(&input.payment_task_queue),
+            )
+            .await;
+    }
+
     async fn confirm_with_balance(ctx: &mut WorkflowContext<Self>) -> SettlementOutcome {
         let input = ctx.state(|s| ConfirmWithBalanceInput {
             reservation_id: s.input.reservation_id.clone(),
@@ -312,6 +395,28 @@ async fn release(ctx: &mut WorkflowContext<ReservationWorkflow>, to: &str, actor
         Ok(status) if !status.is_empty() => status,
         _ => to.to_owned(),
     }
+}
+
+/// For steps that must finish whatever happens (a payment is applied or refunded): retried
+/// until they succeed or fail for a business reason.
+fn until_done() -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_millis(200))
+                .maximum_interval(Duration::from_secs(10))
+                .build(),
+        )
+        .build()
+}
+
+/// Refunds talk to the provider, on the payment workers' own task queue.
+pub(crate) fn refund_options(payment_task_queue: &str) -> ActivityOptions {
+    let mut options = until_done();
+    if !payment_task_queue.is_empty() {
+        options.task_queue = Some(payment_task_queue.to_owned());
+    }
+    options
 }
 
 fn bounded_options(total: Duration, attempt: Duration) -> ActivityOptions {

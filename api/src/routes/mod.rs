@@ -1,6 +1,7 @@
 mod balance;
 mod catalog;
 mod ops;
+mod payments;
 mod queue;
 mod reservations;
 mod users;
@@ -33,6 +34,8 @@ pub fn router() -> Router<AppState> {
         .route("/reservations/{id}", get(reservations::get_one))
         .route("/reservations/{id}/payment", post(reservations::pay))
         .route("/reservations/{id}/cancel", post(reservations::cancel))
-        .route("/reservations/{id}/events", get(reservations::events));
+        .route("/reservations/{id}/events", get(reservations::events))
+        .route("/reservations/{id}/checkout", post(payments::checkout))
+        .route("/payments/webhook", post(payments::webhook));
     Router::new().nest("/api/v1", v1).merge(ops::router())
 }

@@ -73,6 +73,7 @@ pub async fn hold(
         schedule_id: schedule.to_string(),
         seat_ids: seats.raw(),
         hold_seconds: state.settings.hold.as_secs(),
+        payment_task_queue: state.settings.payment_task_queue.clone(),
     };
     let options = WorkflowUpdateWithStartOptions::new(
         state.settings.task_queue.clone(),

@@ -1,0 +1,110 @@
+//! `Idempotency-Key` on state-changing POSTs: a replay of the same request returns the first
+//! answer (status and body); the same key with another body is 422; a replay while the first
+//! is still running is 409. Keys are scoped to the caller and kept 24 hours.
+
+use crate::{error::ApiError, state::AppState};
+use axum::{
+    body::{to_bytes, Body},
+    extract::{Request, State},
+    http::{header, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use seatline_storage::idempotency::{self, Claim};
+use sha2::{Digest, Sha256};
+
+pub const HEADER: &str = "idempotency-key";
+const MAX_BODY: usize = 64 * 1024;
+
+pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST || req.uri().path() == "/api/v1/payments/webhook" {
+        return next.run(req).await;
+    }
+    let Some(key) = req.headers().get(HEADER).cloned() else {
+        return next.run(req).await;
+    };
+    let key = match key.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= 255 => k.to_owned(),
+        _ => {
+            return ApiError::Validation("Idempotency-Key is 1 to 255 visible characters".into())
+                .into_response()
+        }
+    };
+    // Scoped to the caller: the user of a valid bearer token, or anonymous.
+    let scope = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|t| state.tokens.verify(t.trim()))
+        .map(|u| format!("user:{u}"))
+        .unwrap_or_else(|| "anonymous".to_owned());
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
+        return ApiError::MalformedJson("body too large or unreadable".into()).into_response();
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(parts.method.as_str());
+    hasher.update(b" ");
+    hasher.update(parts.uri.path());
+    hasher.update(b"\n");
+    hasher.update(&bytes);
+    let fingerprint = hex::encode(hasher.finalize());
+
+    match idempotency::claim(&state.pool, &scope, &key, &fingerprint).await {
+        Err(err) => return ApiError::from(err).into_response(),
+        Ok(Claim::Mismatch) => return ApiError::IdempotencyKeyReused.into_response(),
+        Ok(Claim::InProgress) => return ApiError::IdempotencyInProgress.into_response(),
+        Ok(Claim::Replay { status, body }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let mut response = match body {
+                Some(body) => (status, axum::Json(body)).into_response(),
+                None => status.into_response(),
+            };
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            return response;
+        }
+        Ok(Claim::Fresh) => {}
+    }
+
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let (parts, body) = response.into_parts();
+    let bytes = match to_bytes(body, usize::MAX).await {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            let _ = idempotency::abandon(&state.pool, &scope, &key).await;
+            return ApiError::internal(anyhow::anyhow!("reading a response: {err}"))
+                .into_response();
+        }
+    };
+    let stored = if parts.status.is_server_error() {
+        // Worth retrying: forget the key so the same request may run again.
+        idempotency::abandon(&state.pool, &scope, &key).await
+    } else {
+        let json = serde_json::from_slice(&bytes).ok();
+        idempotency::complete(&state.pool, &scope, &key, parts.status.as_u16(), json).await
+    };
+    if let Err(err) = stored {
+        tracing::warn!(error = %err, "could not record the idempotent answer");
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Deletes keys older than a day, every ten minutes.
+pub fn spawn_purge(state: AppState) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            match idempotency::purge_expired(&state.pool).await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "old idempotency keys deleted"),
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "purging idempotency keys"),
+            }
+        }
+    });
+}

@@ -1,0 +1,24 @@
+use seatline_provider::{MockProvider, ProviderConfig};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_tracing("info");
+    let config = ProviderConfig::from_env()?;
+    if config.webhook_secret == seatline_provider::DEV_WEBHOOK_SECRET {
+        tracing::warn!("WEBHOOK_SECRET is not set: using the development secret");
+    }
+    MockProvider::build(config).await?.run_until_stopped().await
+}
+
+/// Logs to stdout; `RUST_LOG` filters, `LOG_FORMAT=json` for JSON (as the other services).
+fn init_tracing(default_filter: &str) {
+    use tracing_subscriber::{fmt, EnvFilter};
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let builder = fmt().with_env_filter(filter).with_target(false);
+    if std::env::var("LOG_FORMAT").is_ok_and(|v| v == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,225 @@
+//! Card payments made through the provider: checkout, webhook events, refunds.
+
+use crate::{reservations::record_event, Actor};
+use seatline_domain::{ReservationId, UserId};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct CardPayment {
+    pub id: Uuid,
+    pub reservation_id: Uuid,
+    pub user_id: Uuid,
+    pub amount: i64,
+    pub status: String,
+}
+
+/// Records a checkout: a PENDING card payment the provider knows as `provider_payment_id`.
+#[tracing::instrument(skip(pool), fields(reservation_id = %reservation, user_id = %user))]
+pub async fn create_card_payment(
+    pool: &PgPool,
+    reservation: ReservationId,
+    user: UserId,
+    provider_payment_id: &str,
+    amount: i64,
+) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::new_v4();
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "INSERT INTO payments (id, reservation_id, user_id, method, provider_payment_id, amount, status)
+         VALUES ($1, $2, $3, 'CARD', $4, $5, 'PENDING')",
+        id,
+        reservation.as_uuid(),
+        user.as_uuid(),
+        provider_payment_id,
+        amount
+    )
+    .execute(&mut *tx)
+    .await?;
+    record_event(
+        &mut tx,
+        reservation,
+        "CHECKOUT_STARTED",
+        Actor::User,
+        json!({ "payment_id": provider_payment_id, "amount": amount }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn find_card_payment(
+    pool: &PgPool,
+    provider_payment_id: &str,
+) -> Result<Option<CardPayment>, sqlx::Error> {
+    sqlx::query_as!(
+        CardPayment,
+        "SELECT id, reservation_id, user_id, amount, status FROM payments
+         WHERE provider_payment_id = $1",
+        provider_payment_id
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+pub struct WebhookEvent<'a> {
+    pub provider_payment_id: &'a str,
+    pub status: &'a str,
+    pub event_id: &'a str,
+    pub reservation: ReservationId,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookRecord {
+    /// The first delivery of this outcome of this payment.
+    pub first: bool,
+    /// Already handed to the reservation's workflow (or its refund).
+    pub forwarded: bool,
+}
+
+/// Records one webhook delivery durably, once per payment and outcome; later deliveries only
+/// count. Every delivery lands in the audit log. A failure never overrides a success.
+#[tracing::instrument(skip(pool, event), fields(reservation_id = %event.reservation))]
+pub async fn record_webhook(
+    pool: &PgPool,
+    event: WebhookEvent<'_>,
+) -> Result<WebhookRecord, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query!(
+        r#"INSERT INTO payment_webhook_events (provider_payment_id, status, event_id, reservation_id, amount)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (provider_payment_id, status)
+           DO UPDATE SET deliveries = payment_webhook_events.deliveries + 1
+           RETURNING deliveries, forwarded_at IS NOT NULL AS "forwarded!""#,
+        event.provider_payment_id,
+        event.status,
+        event.event_id,
+        event.reservation.as_uuid(),
+        event.amount
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let first = row.deliveries == 1;
+    if event.status == "FAILED" {
+        sqlx::query!(
+            "UPDATE payments SET status = 'FAILED', updated_at = now()
+             WHERE provider_payment_id = $1 AND status = 'PENDING'",
+            event.provider_payment_id
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    let kind = if first {
+        "PAYMENT_WEBHOOK"
+    } else {
+        "PAYMENT_WEBHOOK_DUPLICATE"
+    };
+    record_event(
+        &mut tx,
+        event.reservation,
+        kind,
+        Actor::Provider,
+        json!({ "payment_id": event.provider_payment_id, "status": event.status,
+                "event_id": event.event_id, "amount": event.amount, "delivery": row.deliveries }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(WebhookRecord {
+        first,
+        forwarded: row.forwarded,
+    })
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn mark_forwarded(
+    pool: &PgPool,
+    provider_payment_id: &str,
+    status: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE payment_webhook_events SET forwarded_at = now()
+         WHERE provider_payment_id = $1 AND status = $2 AND forwarded_at IS NULL",
+        provider_payment_id,
+        status
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefundError {
+    #[error("the payment confirmed its reservation; it is never refunded")]
+    Applied,
+    #[error("no such card payment")]
+    NotFound,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Whether a card payment may be refunded: it exists and did not confirm its reservation.
+/// Returns false when it was refunded already.
+#[tracing::instrument(skip(pool))]
+pub async fn refundable(pool: &PgPool, provider_payment_id: &str) -> Result<bool, RefundError> {
+    let payment = find_card_payment(pool, provider_payment_id)
+        .await?
+        .ok_or(RefundError::NotFound)?;
+    match payment.status.as_str() {
+        "APPLIED" => Err(RefundError::Applied),
+        "REFUNDED" => Ok(false),
+        _ => Ok(true),
+    }
+}
+
+/// Records a refund the provider made: payment REFUNDED, a reservation that had expired or
+/// been cancelled becomes REFUNDED, audit event. Safe to repeat.
+#[tracing::instrument(skip(pool))]
+pub async fn record_refund(
+    pool: &PgPool,
+    provider_payment_id: &str,
+    refund_id: &str,
+    reason: &str,
+) -> Result<(), RefundError> {
+    let mut tx = pool.begin().await?;
+    let payment = sqlx::query!(
+        "SELECT reservation_id, status, amount FROM payments WHERE provider_payment_id = $1 FOR UPDATE",
+        provider_payment_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(RefundError::NotFound)?;
+    match payment.status.as_str() {
+        "APPLIED" => return Err(RefundError::Applied),
+        "REFUNDED" => return Ok(()),
+        _ => {}
+    }
+    sqlx::query!(
+        "UPDATE payments SET status = 'REFUNDED', refund_id = $2, updated_at = now()
+         WHERE provider_payment_id = $1",
+        provider_payment_id,
+        refund_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "UPDATE reservations SET status = 'REFUNDED', updated_at = now()
+         WHERE id = $1 AND status IN ('EXPIRED', 'CANCELLED')",
+        payment.reservation_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    record_event(
+        &mut tx,
+        ReservationId::from(payment.reservation_id),
+        "REFUNDED",
+        Actor::System,
+        json!({ "payment_id": provider_payment_id, "refund_id": refund_id,
+                "amount": payment.amount, "method": "CARD", "reason": reason }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
