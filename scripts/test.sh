@@ -13,14 +13,17 @@ cleanup() {
   stop_services here
 }
 trap cleanup EXIT
-create_database seatline_test fresh
+# Two runs side by side need their own database and Redis db (SEATLINE_TEST_DB, SEATLINE_TEST_REDIS_DB).
+TEST_DB="${SEATLINE_TEST_DB:-seatline_test}"
+TEST_REDIS_DB="${SEATLINE_TEST_REDIS_DB:-1}"
+create_database "$TEST_DB" fresh
 
-export DATABASE_URL="$(database_url seatline_test)"
-export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/1"
+export DATABASE_URL="$(database_url "$TEST_DB")"
+export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/$TEST_REDIS_DB"
 export TEMPORAL_ADDRESS="http://127.0.0.1:$TEMPORAL_PORT"
 export SEATLINE_BIN_DIR="$ROOT/target/debug"
 export RUST_LOG="${RUST_LOG:-warn}"
-redis-cli -p "$REDIS_PORT" -n 1 flushdb >/dev/null
+redis-cli -p "$REDIS_PORT" -n "$TEST_REDIS_DB" flushdb >/dev/null
 
 log "building"
 cargo build --workspace --bins
