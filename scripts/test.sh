@@ -5,10 +5,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 start_services
-# Workflows of this run's test task queues have no worker once the tests end.
+# Each run's task queues share a prefix; its workflows have no worker once the tests end.
+export SEATLINE_TEST_RUN="${SEATLINE_TEST_RUN:-$(date +%s)-$$}"
 cleanup() {
   "$TEMPORAL_BIN" workflow terminate --address "127.0.0.1:$TEMPORAL_PORT" \
-    --query "TaskQueue STARTS_WITH 'test-' AND ExecutionStatus = 'Running'" \
+    --query "TaskQueue STARTS_WITH 'test-$SEATLINE_TEST_RUN-' AND ExecutionStatus = 'Running'" \
     --reason "test run ended" --yes >/dev/null 2>&1 || true
   stop_services here
 }

@@ -20,7 +20,8 @@ pub fn settings(hold_seconds: u64) -> Settings {
     settings.api_host = "127.0.0.1".into();
     settings.api_port = 0;
     settings.database_max_connections = 10;
-    settings.task_queue = format!("test-{}", uuid::Uuid::new_v4());
+    let run = std::env::var("SEATLINE_TEST_RUN").unwrap_or_else(|_| "local".into());
+    settings.task_queue = format!("test-{run}-{}", uuid::Uuid::new_v4());
     settings.payment_task_queue = format!("{}-payments", settings.task_queue);
     settings.hold = seatline_domain::HoldDuration::parse(hold_seconds).unwrap();
     // A waiting room that lets test buyers in quickly; the queue tests set their own.
