@@ -10,7 +10,7 @@ use seatline_proto::{
     ConfirmWithCardInput, HeldSeat, HoldOutcome, HoldSeatsInput, ReleaseHoldInput,
 };
 use seatline_proto::{RefundCardPaymentInput, RefundOutcome};
-use seatline_storage::{catalog, waiting_room};
+use seatline_storage::{catalog, seat_cache, waiting_room};
 use seatline_storage::{
     payments::{self, RefundError},
     reservations::{self, ConfirmError, HoldError, HoldRequest},
@@ -30,6 +30,22 @@ pub struct ReservationActivities {
 impl ReservationActivities {
     pub fn new(pool: Pool, redis: ConnectionManager) -> Self {
         Self { pool, redis }
+    }
+
+    /// Tells the seat map (Redis, then every API process) what PostgreSQL just committed for
+    /// a reservation's seats. Part of every step: if Redis is unreachable the step retries.
+    async fn publish_seats(&self, reservation: ReservationId) -> Result<(), ActivityError> {
+        let Some((schedule, states)) =
+            seat_cache::load_reservation_states(&self.pool, reservation.as_uuid())
+                .await
+                .map_err(retryable)?
+        else {
+            return Ok(());
+        };
+        let mut redis = self.redis.clone();
+        seat_cache::apply(&mut redis, schedule, &states, true)
+            .await
+            .map_err(retryable_redis)
     }
 }
 
@@ -57,7 +73,11 @@ impl ReservationActivities {
             seat_ids: &seats,
             expires_at,
         };
-        match reservations::hold_seats(&self.pool, request).await {
+        let held = reservations::hold_seats(&self.pool, request).await;
+        if held.is_ok() {
+            self.publish_seats(reservation).await?;
+        }
+        match held {
             Ok(held) => Ok(HoldOutcome {
                 status: outcome::HELD.to_owned(),
                 amount: held.amount,
@@ -97,7 +117,11 @@ impl ReservationActivities {
     ) -> Result<ConfirmOutcome, ActivityError> {
         let reservation = parse(ReservationId::parse(&input.reservation_id))?;
         let user = parse(UserId::parse(&input.user_id))?;
-        match reservations::confirm_with_balance(&self.pool, reservation, user).await {
+        let confirmed = reservations::confirm_with_balance(&self.pool, reservation, user).await;
+        if confirmed.is_ok() {
+            self.publish_seats(reservation).await?;
+        }
+        match confirmed {
             Ok(done) => Ok(ConfirmOutcome {
                 balance: done.balance,
                 amount: done.amount,
@@ -132,6 +156,7 @@ impl ReservationActivities {
         let status = reservations::release_hold(&self.pool, reservation, to, actor)
             .await
             .map_err(retryable)?;
+        self.publish_seats(reservation).await?;
         Ok(status.map(|s| s.as_str().to_owned()).unwrap_or_default())
     }
 
@@ -142,7 +167,12 @@ impl ReservationActivities {
         input: ConfirmWithCardInput,
     ) -> Result<ConfirmOutcome, ActivityError> {
         let reservation = parse(ReservationId::parse(&input.reservation_id))?;
-        match reservations::confirm_with_card(&self.pool, reservation, &input.payment_id).await {
+        let confirmed =
+            reservations::confirm_with_card(&self.pool, reservation, &input.payment_id).await;
+        if confirmed.is_ok() {
+            self.publish_seats(reservation).await?;
+        }
+        match confirmed {
             Ok(done) => {
                 // Paid: the buyer's turn in the waiting room is over.
                 let mut redis = self.redis.clone();

@@ -8,6 +8,7 @@ mod idempotency;
 mod openapi;
 pub mod queue_token;
 mod routes;
+mod seat_map;
 pub mod startup;
 mod state;
 mod temporal;

@@ -48,7 +48,10 @@ impl Application {
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .context("HTTP client")?;
+        let seat_maps = crate::seat_map::SeatMaps::new(pool.clone(), redis.clone());
+        seat_maps.spawn_followers(settings.redis_url.clone());
         let state = AppState {
+            seat_maps,
             pool,
             redis,
             temporal,

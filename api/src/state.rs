@@ -15,6 +15,7 @@ pub struct AppState {
     pub temporal: Client,
     pub settings: Arc<Settings>,
     pub tokens: TokenSigner,
+    pub seat_maps: crate::seat_map::SeatMaps,
     /// For calls to the payment provider.
     pub http: reqwest::Client,
     /// How the provider and browsers reach this API.

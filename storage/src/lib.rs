@@ -7,6 +7,7 @@ pub mod demo;
 pub mod idempotency;
 pub mod payments;
 pub mod reservations;
+pub mod seat_cache;
 pub mod users;
 pub mod waiting_room;
 

@@ -130,7 +130,7 @@ pub async fn hold_seats(pool: &PgPool, req: HoldRequest<'_>) -> Result<Reservati
         return Err(err.into());
     }
     sqlx::query!(
-        "UPDATE seat_inventory SET status = 'HELD', reservation_id = $1, updated_at = now()
+        "UPDATE seat_inventory SET status = 'HELD', reservation_id = $1, version = version + 1, updated_at = now()
          WHERE schedule_id = $2 AND seat_id = ANY($3)",
         req.reservation.as_uuid(),
         req.schedule.as_uuid(),
@@ -260,7 +260,7 @@ pub async fn confirm_with_balance(
     .execute(&mut *tx)
     .await?;
     let sold = sqlx::query!(
-        "UPDATE seat_inventory SET status = 'SOLD', updated_at = now()
+        "UPDATE seat_inventory SET status = 'SOLD', version = version + 1, updated_at = now()
          WHERE reservation_id = $1 AND status = 'HELD'",
         id.as_uuid()
     )
@@ -346,7 +346,7 @@ pub async fn confirm_with_card(
     .execute(&mut *tx)
     .await?;
     let sold = sqlx::query!(
-        "UPDATE seat_inventory SET status = 'SOLD', updated_at = now()
+        "UPDATE seat_inventory SET status = 'SOLD', version = version + 1, updated_at = now()
          WHERE reservation_id = $1 AND status = 'HELD'",
         id.as_uuid()
     )
@@ -408,7 +408,7 @@ pub async fn release_hold(
     .fetch_all(&mut *tx)
     .await?;
     sqlx::query!(
-        "UPDATE seat_inventory SET status = 'AVAILABLE', reservation_id = NULL, updated_at = now()
+        "UPDATE seat_inventory SET status = 'AVAILABLE', reservation_id = NULL, version = version + 1, updated_at = now()
          WHERE reservation_id = $1 AND status = 'HELD'",
         id.as_uuid()
     )

@@ -10,4 +10,5 @@ mod money;
 mod ops;
 mod payments;
 mod reservations;
+mod seat_map;
 mod waiting_room;

@@ -2,13 +2,26 @@ use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
     extract::IdPath,
+    seat_map::ScheduleMap,
     state::AppState,
     waiting_room::{require_turn, QueueTokenHeader},
 };
-use axum::{extract::State, Json};
+use axum::{
+    extract::{Query, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{
+        sse::{Event, KeepAlive, Sse},
+        IntoResponse, Response,
+    },
+    Json,
+};
+use futures::Stream;
 use seatline_domain::{ConcertId, ScheduleId};
 use seatline_storage::catalog;
+use serde::Deserialize;
 use serde_json::{json, Value};
+use std::{convert::Infallible, sync::Arc};
+use tokio::sync::broadcast::error::RecvError;
 
 pub async fn list_concerts(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let concerts = catalog::list_concerts(&state.pool).await?;
@@ -27,28 +40,145 @@ pub async fn list_schedules(
     Ok(Json(json!({ "schedules": schedules })))
 }
 
+/// The schedule's map from this process' memory, or 404.
+async fn schedule_map(state: &AppState, schedule: ScheduleId) -> ApiResult<Arc<ScheduleMap>> {
+    state
+        .seat_maps
+        .get(schedule)
+        .await
+        .map_err(ApiError::Unavailable)?
+        .ok_or(ApiError::NotFound("schedule"))
+}
+
+#[derive(Deserialize)]
+pub struct SeatMapQuery {
+    format: Option<String>,
+}
+
+/// Every seat with its status. `ETag` / `If-None-Match` answer 304 when nothing changed;
+/// `?format=compact` gives one status letter per seat (A, H, S) in the order of `/layout`.
 pub async fn seat_map(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     QueueTokenHeader(token): QueueTokenHeader,
     IdPath(id): IdPath,
-) -> ApiResult<Json<Value>> {
+    Query(query): Query<SeatMapQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let schedule = ScheduleId::from(id);
-    if catalog::booking_window(&state.pool, schedule)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::NotFound("schedule"));
-    }
+    let map = schedule_map(&state, schedule).await?;
     require_turn(&state, user, token.as_deref(), schedule).await?;
-    let seats = catalog::seat_map(&state.pool, schedule).await?;
-    let grades = catalog::grade_prices(&state.pool, schedule).await?;
-    let available = seats.iter().filter(|s| s.status == "AVAILABLE").count();
-    Ok(Json(json!({
-        "schedule_id": schedule,
-        "total_seats": seats.len(),
-        "available_seats": available,
-        "grades": grades,
-        "seats": seats,
-    })))
+    let rendered = map.rendered();
+    let compact = query.format.as_deref() == Some("compact");
+    let etag = format!(
+        "\"{}-{}\"",
+        if compact { "c" } else { "f" },
+        rendered.version
+    );
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if compact {
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            rendered.compact,
+        )
+            .into_response()
+    } else if accepts_gzip(&headers) {
+        (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CONTENT_ENCODING, "gzip"),
+            ],
+            rendered.gzip,
+        )
+            .into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], rendered.json).into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("ascii"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    Ok(response)
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")))
+}
+
+/// The static layout of a schedule's hall; it never changes, so it is cached forever.
+pub async fn seat_layout(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<Response> {
+    let map = schedule_map(&state, ScheduleId::from(id)).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        map.layout_json(),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct StreamQuery {
+    token: Option<String>,
+    queue_token: Option<String>,
+}
+
+/// Server-sent events of seat changes (`event: seats`, data `{version, changes}`). Browsers'
+/// EventSource sends no headers, so the tokens may come as `?token=…&queue_token=…`.
+pub async fn seat_stream(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+    Query(query): Query<StreamQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let schedule = ScheduleId::from(id);
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+        .or(query.token);
+    let user = bearer
+        .and_then(|t| state.tokens.verify(t.trim()))
+        .ok_or(ApiError::Unauthorized)?;
+    let queue_token = headers
+        .get(crate::waiting_room::QUEUE_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or(query.queue_token);
+    let map = schedule_map(&state, schedule).await?;
+    require_turn(&state, user, queue_token.as_deref(), schedule).await?;
+    metrics::gauge!("seat_stream_subscribers").increment(1.0);
+    let receiver = map.changes.subscribe();
+    let guard = SubscriberGauge;
+    let stream = futures::stream::unfold((receiver, guard), |(mut rx, guard)| async move {
+        let event = match rx.recv().await {
+            Ok(payload) => Event::default().event("seats").data(payload.as_ref()),
+            // Too slow to keep up: tell the page to fetch the whole map again.
+            Err(RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok(event), (rx, guard)))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+struct SubscriberGauge;
+
+impl Drop for SubscriberGauge {
+    fn drop(&mut self) {
+        metrics::gauge!("seat_stream_subscribers").decrement(1.0);
+    }
 }

@@ -30,6 +30,14 @@ pub fn router() -> Router<AppState> {
             get(catalog::list_schedules),
         )
         .route("/schedules/{schedule_id}/seats", get(catalog::seat_map))
+        .route(
+            "/schedules/{schedule_id}/seats/layout",
+            get(catalog::seat_layout),
+        )
+        .route(
+            "/schedules/{schedule_id}/seats/stream",
+            get(catalog::seat_stream),
+        )
         .route("/reservations", post(reservations::hold))
         .route("/reservations/{id}", get(reservations::get_one))
         .route("/reservations/{id}/payment", post(reservations::pay))

@@ -17,8 +17,11 @@ use seatline_proto::{
 use seatline_storage::{
     catalog,
     reservations::{self, Reservation},
-    waiting_room,
+    seat_cache, waiting_room,
 };
+
+/// How long a pre-check claim keeps a seat for a hold that is still being decided.
+const CLAIM_MS: i64 = 15_000;
 use seatline_workflows::{ReservationWorkflow, RESERVATION_STATUS, SCHEDULE_ID, USER_ID};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -51,22 +54,45 @@ pub async fn hold(
         return Err(ApiError::BookingClosed);
     }
     require_turn(&state, user, token.as_deref(), schedule).await?;
-    // Losers are turned away here, before any workflow exists.
-    let check = catalog::check_seats(&state.pool, schedule, &seats.raw()).await?;
-    if !check.unknown.is_empty() {
-        return Err(ApiError::UnknownSeats {
-            seat_ids: check.unknown,
-        });
-    }
-    if !check.unavailable.is_empty() {
-        metrics::counter!("holds_rejected_total", "stage" => "precheck").increment(1);
-        return Err(ApiError::SeatUnavailable {
-            seat_ids: check.unavailable,
-        });
+    let map = state
+        .seat_maps
+        .get(schedule)
+        .await
+        .map_err(ApiError::Unavailable)?
+        .ok_or(ApiError::NotFound("schedule"))?;
+    let wanted = seats.raw();
+    let unknown: Vec<i64> = wanted
+        .iter()
+        .copied()
+        .filter(|s| !map.contains(*s))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::UnknownSeats { seat_ids: unknown });
     }
 
+    // The pre-check: claim the seats in Redis, all or nothing. Losers are turned away here,
+    // before any workflow exists; PostgreSQL stays the final guard.
     let reservation = ReservationId::new();
     tracing::Span::current().record("reservation_id", tracing::field::display(reservation));
+    let mut redis = state.redis.clone();
+    seat_cache::ensure_ready(&mut redis, &state.pool, schedule)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.into()))?;
+    let now_ms = Utc::now().timestamp_millis();
+    let taken = seat_cache::claim(
+        &mut redis,
+        schedule,
+        &wanted,
+        reservation.as_uuid(),
+        now_ms,
+        CLAIM_MS,
+    )
+    .await?;
+    if !taken.is_empty() {
+        metrics::counter!("holds_rejected_total", "stage" => "precheck").increment(1);
+        return Err(ApiError::SeatUnavailable { seat_ids: taken });
+    }
+
     let input = ReservationInput {
         reservation_id: reservation.to_string(),
         user_id: user.to_string(),
@@ -87,7 +113,7 @@ pub async fn hold(
     ]))
     .build();
     metrics::counter!("reservation_workflows_started_total").increment(1);
-    let held: HoldOutcome = state
+    let held = state
         .temporal
         .execute_update_with_start_workflow(
             ReservationWorkflow::run,
@@ -96,8 +122,12 @@ pub async fn hold(
             (),
             options,
         )
-        .await
-        .map_err(|e| ApiError::Unavailable(anyhow::anyhow!("hold update: {e}")))?;
+        .await;
+    // The hold is decided: the seat map now says HELD (written by the hold activity) or the
+    // seats are someone else's. Either way the claims have done their job.
+    seat_cache::release_claims(&mut redis, schedule, &wanted, reservation.as_uuid()).await?;
+    let held: HoldOutcome =
+        held.map_err(|e| ApiError::Unavailable(anyhow::anyhow!("hold update: {e}")))?;
     match held.status.as_str() {
         outcome::HELD => {
             metrics::counter!("holds_won_total").increment(1);

@@ -1,0 +1,278 @@
+//! Seat maps served from memory. Each API process keeps, per schedule in use, the static
+//! layout (loaded once) and every seat's status, fed by the seat-change channel in Redis and
+//! checked against Redis' version every half second, so what one process or worker changes
+//! the others serve within a second. Responses are rendered at most every 200 ms and kept
+//! ready as JSON and gzip, so a read under load costs a lookup, not a query.
+
+use bytes::Bytes;
+use flate2::{write::GzEncoder, Compression};
+use futures::StreamExt;
+use redis::aio::ConnectionManager;
+use seatline_domain::ScheduleId;
+use seatline_storage::{
+    catalog,
+    seat_cache::{self, status_of_letter, SeatChanges, CHANGES_CHANNEL},
+    Pool,
+};
+use serde_json::json;
+use std::{
+    collections::HashMap,
+    io::Write,
+    sync::{Arc, Mutex, RwLock},
+    time::{Duration, Instant},
+};
+use tokio::sync::broadcast;
+
+const RENDER_EVERY: Duration = Duration::from_millis(200);
+const RESYNC_EVERY: Duration = Duration::from_millis(500);
+
+#[derive(Clone)]
+pub struct SeatMaps {
+    maps: Arc<Mutex<HashMap<ScheduleId, Arc<ScheduleMap>>>>,
+    pool: Pool,
+    redis: ConnectionManager,
+}
+
+pub struct ScheduleMap {
+    pub schedule: ScheduleId,
+    layout: Vec<catalog::SeatView>,
+    index: HashMap<i64, usize>,
+    grades: Vec<catalog::GradePrice>,
+    state: RwLock<MapState>,
+    /// Seat changes as SSE payloads, for the live streams.
+    pub changes: broadcast::Sender<Arc<str>>,
+}
+
+struct MapState {
+    statuses: Vec<u8>,
+    version: i64,
+    rendered: Option<Rendered>,
+}
+
+/// A seat-map answer ready to send.
+#[derive(Clone)]
+pub struct Rendered {
+    pub version: i64,
+    pub json: Bytes,
+    pub gzip: Bytes,
+    pub compact: Bytes,
+    at: Instant,
+}
+
+impl SeatMaps {
+    pub fn new(pool: Pool, redis: ConnectionManager) -> Self {
+        Self {
+            maps: Default::default(),
+            pool,
+            redis,
+        }
+    }
+
+    /// The schedule's map, loading it on first use. `None` for an unknown schedule.
+    pub async fn get(&self, schedule: ScheduleId) -> anyhow::Result<Option<Arc<ScheduleMap>>> {
+        if let Some(map) = self.maps.lock().expect("lock").get(&schedule) {
+            return Ok(Some(map.clone()));
+        }
+        let layout = catalog::seat_map(&self.pool, schedule).await?;
+        if layout.is_empty() {
+            return Ok(None);
+        }
+        let grades = catalog::grade_prices(&self.pool, schedule).await?;
+        let index = layout
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.seat_id, i))
+            .collect();
+        let statuses = vec![b'A'; layout.len()];
+        let map = Arc::new(ScheduleMap {
+            schedule,
+            layout,
+            index,
+            grades,
+            state: RwLock::new(MapState {
+                statuses,
+                version: -1,
+                rendered: None,
+            }),
+            changes: broadcast::channel(4_096).0,
+        });
+        self.resync(&map).await?;
+        let mut maps = self.maps.lock().expect("lock");
+        Ok(Some(maps.entry(schedule).or_insert(map).clone()))
+    }
+
+    /// Reloads every status from Redis (rebuilding Redis from PostgreSQL if it must).
+    async fn resync(&self, map: &ScheduleMap) -> anyhow::Result<()> {
+        let mut redis = self.redis.clone();
+        seat_cache::ensure_ready(&mut redis, &self.pool, map.schedule).await?;
+        let (version, seats) = seat_cache::snapshot(&mut redis, map.schedule).await?;
+        let mut state = map.state.write().expect("lock");
+        for (id, letter) in seats {
+            if let Some(&i) = map.index.get(&id) {
+                state.statuses[i] = letter;
+            }
+        }
+        state.version = version;
+        Ok(())
+    }
+
+    fn apply(&self, changes: SeatChanges) {
+        let schedule = ScheduleId::from(changes.schedule_id);
+        let Some(map) = self.maps.lock().expect("lock").get(&schedule).cloned() else {
+            return;
+        };
+        {
+            let mut state = map.state.write().expect("lock");
+            for c in &changes.changes {
+                if let Some(&i) = map.index.get(&c.seat_id) {
+                    state.statuses[i] = match c.status.as_str() {
+                        "HELD" => b'H',
+                        "SOLD" => b'S',
+                        _ => b'A',
+                    };
+                }
+            }
+            state.version = state.version.max(changes.version);
+        }
+        let payload = json!({ "version": changes.version, "changes": changes.changes }).to_string();
+        let _ = map.changes.send(payload.into());
+    }
+
+    /// Follows the seat-change channel and re-checks versions; runs for the process' life.
+    pub fn spawn_followers(&self, redis_url: String) {
+        let maps = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(err) = maps.follow_changes(&redis_url).await {
+                    tracing::warn!(error = %err, "seat-change channel lost; reconnecting");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        let maps = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(RESYNC_EVERY);
+            loop {
+                every.tick().await;
+                let loaded: Vec<_> = maps.maps.lock().expect("lock").values().cloned().collect();
+                for map in loaded {
+                    let mut redis = maps.redis.clone();
+                    let ours = map.state.read().expect("lock").version;
+                    match seat_cache::version(&mut redis, map.schedule).await {
+                        Ok(theirs) if theirs == ours && theirs > 0 => {}
+                        Ok(_) => {
+                            if let Err(err) = maps.resync(&map).await {
+                                tracing::warn!(error = %err, "seat map resync failed");
+                            }
+                        }
+                        Err(err) => tracing::warn!(error = %err, "seat map version check failed"),
+                    }
+                }
+            }
+        });
+    }
+
+    async fn follow_changes(&self, redis_url: &str) -> anyhow::Result<()> {
+        let client = redis::Client::open(redis_url)?;
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(CHANGES_CHANNEL).await?;
+        // Anything missed while not subscribed is caught by the next version check.
+        let mut messages = pubsub.on_message();
+        while let Some(message) = messages.next().await {
+            let payload: String = message.get_payload()?;
+            match serde_json::from_str::<SeatChanges>(&payload) {
+                Ok(changes) => self.apply(changes),
+                Err(err) => tracing::warn!(error = %err, "unreadable seat change"),
+            }
+        }
+        anyhow::bail!("subscription ended")
+    }
+}
+
+impl ScheduleMap {
+    pub fn contains(&self, seat: i64) -> bool {
+        self.index.contains_key(&seat)
+    }
+
+    pub fn available(&self) -> usize {
+        let state = self.state.read().expect("lock");
+        state.statuses.iter().filter(|s| **s == b'A').count()
+    }
+
+    /// The current answer, rendered again when it is older than 200 ms and out of date.
+    pub fn rendered(&self) -> Rendered {
+        {
+            let state = self.state.read().expect("lock");
+            if let Some(r) = &state.rendered {
+                if r.version == state.version || r.at.elapsed() < RENDER_EVERY {
+                    return r.clone();
+                }
+            }
+        }
+        let mut state = self.state.write().expect("lock");
+        if let Some(r) = &state.rendered {
+            if r.version == state.version || r.at.elapsed() < RENDER_EVERY {
+                return r.clone();
+            }
+        }
+        let rendered = self.render(&state.statuses, state.version);
+        state.rendered = Some(rendered.clone());
+        rendered
+    }
+
+    fn render(&self, statuses: &[u8], version: i64) -> Rendered {
+        let seats: Vec<_> = self
+            .layout
+            .iter()
+            .zip(statuses)
+            .map(|(s, status)| {
+                json!({ "seat_id": s.seat_id, "row": s.row, "number": s.number, "grade": s.grade,
+                        "price": s.price, "status": status_of_letter(*status) })
+            })
+            .collect();
+        let available = statuses.iter().filter(|s| **s == b'A').count();
+        let json = json!({
+            "schedule_id": self.schedule,
+            "version": version,
+            "total_seats": self.layout.len(),
+            "available_seats": available,
+            "grades": self.grades,
+            "seats": seats,
+        })
+        .to_string();
+        let compact = json!({
+            "schedule_id": self.schedule,
+            "version": version,
+            "available_seats": available,
+            "statuses": String::from_utf8_lossy(statuses),
+        })
+        .to_string();
+        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        let _ = gz.write_all(json.as_bytes());
+        let gzip = gz.finish().unwrap_or_default();
+        Rendered {
+            version,
+            json: Bytes::from(json),
+            gzip: Bytes::from(gzip),
+            compact: Bytes::from(compact),
+            at: Instant::now(),
+        }
+    }
+
+    /// The static layout: seat ids, rows, numbers, grades and prices, in the order of the
+    /// compact form's status string. It never changes.
+    pub fn layout_json(&self) -> String {
+        let seats: Vec<_> = self
+            .layout
+            .iter()
+            .map(|s| json!([s.seat_id, s.row, s.number, s.grade, s.price]))
+            .collect();
+        json!({
+            "schedule_id": self.schedule,
+            "columns": ["seat_id", "row", "number", "grade", "price"],
+            "grades": self.grades,
+            "seats": seats,
+        })
+        .to_string()
+    }
+}

@@ -1,0 +1,265 @@
+use crate::common::*;
+use futures::{future::join_all, StreamExt};
+use reqwest::Method;
+use std::time::{Duration, Instant};
+
+async fn reservation_workflows_for(app: &TestApp, schedule: seatline_domain::ScheduleId) -> usize {
+    let client = seatline_worker::connect_temporal(&app.settings)
+        .await
+        .unwrap();
+    client
+        .count_workflows(
+            format!("WorkflowType = 'ReservationWorkflow' AND ScheduleId = '{schedule}'"),
+            Default::default(),
+        )
+        .await
+        .unwrap()
+        .count()
+}
+
+/// 30 buyers at once for one seat: the Redis pre-check lets exactly one through to Temporal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losers_never_start_a_workflow() {
+    let app = TestApp::spawn().await;
+    let (schedule, seats) = app.schedule(1, 2).await;
+    let buyers = app.api.users(30).await;
+    join_all(buyers.iter().map(|b| app.api.admit(b, schedule))).await;
+    let replies = join_all(
+        buyers
+            .iter()
+            .map(|b| app.api.hold(b, schedule, &seats[..1])),
+    )
+    .await;
+    assert_eq!(replies.iter().filter(|r| r.status == 201).count(), 1);
+    // Visibility is eventually consistent: give it a moment, then count.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(
+        reservation_workflows_for(&app, schedule).await,
+        1,
+        "only the winner's workflow"
+    );
+    let metrics = app
+        .api
+        .http
+        .get(format!("{}/metrics", app.api.base))
+        .send()
+        .await
+        .unwrap();
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains("holds_rejected_total{stage=\"precheck\"} 29"),
+        "{text}"
+    );
+}
+
+/// What one API process changes, another serves within a second, and its live stream says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_api_process_sees_a_hold_within_a_second_live() {
+    let app = TestApp::spawn().await;
+    let (schedule, seats) = app.schedule(2, 5).await;
+    let (_other_process, other) = start_api_process(&app.settings).await;
+    let watcher = other.user("Watcher").await;
+    let queue_token = other.admit(&watcher, schedule).await;
+    // Load the map in the other process, then listen to its stream.
+    let first = other
+        .send_with(
+            Method::GET,
+            &format!("/api/v1/schedules/{schedule}/seats"),
+            Some(&watcher.token),
+            Some(&queue_token),
+            None,
+        )
+        .await;
+    assert_eq!(first.status, 200);
+    let stream_url = format!(
+        "{}/api/v1/schedules/{schedule}/seats/stream?token={}&queue_token={}",
+        other.base, watcher.token, queue_token
+    );
+    let response = reqwest::Client::new().get(stream_url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut events = response.bytes_stream();
+
+    let buyer = app.api.user("Buyer").await;
+    app.api.admit(&buyer, schedule).await;
+    assert_eq!(
+        app.api.hold(&buyer, schedule, &seats[3..4]).await.status,
+        201
+    );
+
+    // The event arrives on the other process' stream.
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while !seen.contains(&format!("\"seat_id\":{}", seats[3])) {
+        let chunk = tokio::time::timeout_at(deadline.into(), events.next())
+            .await
+            .expect("a seat event within a second")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("event: seats"), "{seen}");
+    assert!(seen.contains("HELD"), "{seen}");
+    // And its seat map says so too, within a second of the hold's answer.
+    eventually(Duration::from_secs(1), || async {
+        other.seat_status(&watcher, schedule, seats[3]).await == "HELD"
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seat_map_has_an_etag_a_compact_form_and_a_static_layout() {
+    let app = TestApp::spawn().await;
+    let (schedule, seats) = app.schedule(3, 4).await;
+    let reader = app.api.reader(schedule).await;
+    let queue = reader.queue.lock().unwrap().clone().unwrap().1;
+    let get = |path: String, etag: Option<String>| {
+        let mut req = app
+            .api
+            .http
+            .get(format!("{}{}", app.api.base, path))
+            .bearer_auth(&reader.token)
+            .header("x-queue-token", &queue);
+        if let Some(etag) = etag {
+            req = req.header("if-none-match", etag);
+        }
+        req.send()
+    };
+    let path = format!("/api/v1/schedules/{schedule}/seats");
+    let first = get(path.clone(), None).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let again = get(path.clone(), Some(etag.clone())).await.unwrap();
+    assert_eq!(again.status(), 304, "nothing changed");
+
+    let buyer = app.api.user("Changer").await;
+    assert_eq!(
+        app.api.hold(&buyer, schedule, &seats[..1]).await.status,
+        201
+    );
+    eventually(Duration::from_secs(2), || {
+        let (get, path, etag) = (&get, path.clone(), etag.clone());
+        async move { get(path, Some(etag)).await.unwrap().status() == 200 }
+    })
+    .await;
+
+    let compact: serde_json::Value = get(format!("{path}?format=compact"), None)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let letters = compact["statuses"].as_str().unwrap().to_owned();
+    assert_eq!(letters.len(), 12);
+    let layout = get(format!("{path}/layout"), None).await.unwrap();
+    assert!(layout.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let layout: serde_json::Value = layout.json().await.unwrap();
+    let order: Vec<i64> = layout["seats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[0].as_i64().unwrap())
+        .collect();
+    let held_at = order.iter().position(|id| *id == seats[0]).unwrap();
+    assert_eq!(letters.as_bytes()[held_at], b'H', "{letters}");
+    assert_eq!(letters.matches('A').count(), 11);
+}
+
+/// Redis loses everything: the pre-check rebuilds from PostgreSQL and nothing is sold twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_redis_is_flushed_the_precheck_rebuilds_and_nothing_is_sold_twice() {
+    let app = TestApp::spawn().await;
+    let (schedule, seats) = app.schedule(1, 3).await;
+    let first = app.api.user("First").await;
+    app.api.charge(&first, 1_000_000).await;
+    let held = app.api.hold(&first, schedule, &seats[..1]).await;
+    assert_eq!(
+        app.api.pay(&first, &reservation_id(&held)).await.status,
+        200
+    );
+    let second = app.api.user("Second").await;
+    assert_eq!(
+        app.api.hold(&second, schedule, &seats[1..2]).await.status,
+        201
+    );
+
+    let mut redis = redis::Client::open(app.settings.redis_url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    redis::cmd("FLUSHDB")
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+
+    // The waiting room went with it: buyers queue again.
+    let third = app.api.user("Third").await;
+    let contenders =
+        join_all((0..2).map(|i| app.api.hold(&third, schedule, &seats[i..i + 1]))).await;
+    for c in contenders {
+        c.assert_error(409, "SEAT_UNAVAILABLE");
+    }
+    assert_eq!(
+        app.api.hold(&third, schedule, &seats[2..3]).await.status,
+        201
+    );
+    let live: i64 = sqlx::query_scalar(
+        "SELECT max(n) FROM (SELECT count(*) AS n FROM reservation_seats
+         WHERE schedule_id = $1 AND released_at IS NULL GROUP BY seat_id) AS claims",
+    )
+    .bind(schedule.as_uuid())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(live, 1);
+}
+
+/// A thousand live streams on one API process all get a change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_serves_a_thousand_live_streams() {
+    let app = TestApp::spawn().await;
+    let (schedule, seats) = app.schedule(1, 2).await;
+    let reader = app.api.reader(schedule).await;
+    let queue = reader.queue.lock().unwrap().clone().unwrap().1;
+    let url = format!(
+        "{}/api/v1/schedules/{schedule}/seats/stream?token={}&queue_token={}",
+        app.api.base, reader.token, queue
+    );
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let streams = join_all((0..1_000).map(|_| {
+        let (http, url) = (http.clone(), url.clone());
+        async move { http.get(url).send().await.unwrap().bytes_stream() }
+    }))
+    .await;
+    let buyer = app.api.user("Buyer").await;
+    assert_eq!(
+        app.api.hold(&buyer, schedule, &seats[..1]).await.status,
+        201
+    );
+    let needle = format!("\"seat_id\":{}", seats[0]);
+    let got = join_all(streams.into_iter().map(|mut s| {
+        let needle = needle.clone();
+        async move {
+            let mut seen = String::new();
+            while !seen.contains(&needle) {
+                match tokio::time::timeout(Duration::from_secs(5), s.next()).await {
+                    Ok(Some(Ok(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+                    _ => return false,
+                }
+            }
+            true
+        }
+    }))
+    .await;
+    assert_eq!(got.iter().filter(|ok| **ok).count(), 1_000);
+}
