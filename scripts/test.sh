@@ -28,8 +28,42 @@ redis-cli -p "$REDIS_PORT" -n "$TEST_REDIS_DB" flushdb >/dev/null
 
 log "building"
 cargo build --workspace --bins
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast "$@"
+  cargo nextest run --workspace --no-fail-fast "$@" || status=$?
 else
-  cargo test --workspace --no-fail-fast "$@"
+  cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
+
+# The buyer's page, in headless Chromium, against a stack of its own: the mock provider, a
+# worker, the API, and a second API with 3-second holds for the expiry test.
+browser_tests() {
+  apt_install chromium fonts-noto-cjk nodejs npm
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+  local db=seatline_browser redis_db=2 bin="$ROOT/target/debug"
+  create_database "$db" fresh
+  redis-cli -p "$REDIS_PORT" -n "$redis_db" flushdb >/dev/null
+  export DATABASE_URL="$(database_url "$db")" REDIS_URL="redis://127.0.0.1:$REDIS_PORT/$redis_db"
+  export TASK_QUEUE="test-$SEATLINE_TEST_RUN-browser" PAYMENT_TASK_QUEUE="test-$SEATLINE_TEST_RUN-browser-payments"
+  export PROVIDER_PORT=18090 PROVIDER_URL=http://127.0.0.1:18090 ADMISSION_TICK_MS=100 ADMISSION_RATE=1000
+  "$bin/seatline-api" seed >"$STACK_DIR/browser-seed.log" 2>&1
+  local pids=()
+  "$bin/seatline-provider" >"$STACK_DIR/browser-provider.log" 2>&1 & pids+=($!)
+  "$bin/seatline-worker" >"$STACK_DIR/browser-worker.log" 2>&1 & pids+=($!)
+  API_PORT=18080 "$bin/seatline-api" >"$STACK_DIR/browser-api.log" 2>&1 & pids+=($!)
+  API_PORT=18081 HOLD_SECONDS=3 "$bin/seatline-api" >"$STACK_DIR/browser-api-short.log" 2>&1 & pids+=($!)
+  for port in 18080 18081; do
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+  done
+  local result=0
+  (cd tests/browser && SEATLINE_URL=http://127.0.0.1:18080 SEATLINE_SHORT_HOLD_URL=http://127.0.0.1:18081 \
+    node --test --test-concurrency=1 seatline.test.mjs) || result=$?
+  kill "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  return $result
+}
+if [ "${SEATLINE_SKIP_BROWSER:-}" != 1 ] && [ $# -eq 0 ]; then
+  log "browser tests (screenshots in tests/browser/artifacts/)"
+  browser_tests || status=$?
+fi
+exit $status

@@ -171,8 +171,8 @@ test('the waiting screen shows the place in line and moves on to the seat map wh
   const { page: pg } = p;
   await signIn(pg, '대기 테스트');
   // The real server decides when we are admitted. So that the waiting screen is exercised even
-  // when the server admits at once, the first answers are shown as WAITING at places 3, 2, 1
-  // (same token, real server behind it); after that every poll is the server's own answer.
+  // when the server admits at once, its first three answers are shown as WAITING at places
+  // 3, 2, 1 (same token, real server behind it); after that every poll is the server's own.
   const synthetic = [3, 2, 1];
   let realWaiting = 0;
   const asWaiting = async (route) => {
@@ -180,8 +180,8 @@ test('the waiting screen shows the place in line and moves on to the seat map wh
     const body = await res.json();
     if (body.status === 'WAITING') realWaiting++;
     const place = synthetic.shift();
-    const answer = place !== undefined && res.ok() && body.status === 'ACTIVE' ? { ...body, status: 'WAITING', position: place, eta_seconds: place } : body;
-    if (answer === body) synthetic.unshift(...(place === undefined ? [] : [place]));
+    const rewrite = place !== undefined && res.ok() && (body.status === 'ACTIVE' || body.status === 'WAITING');
+    const answer = rewrite ? { ...body, status: 'WAITING', position: place, eta_seconds: place } : body;
     await route.fulfill({ status: res.status(), contentType: 'application/json', body: JSON.stringify(answer) });
   };
   await pg.route('**/api/v1/queue/tokens', asWaiting);

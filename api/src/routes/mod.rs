@@ -5,6 +5,7 @@ mod payments;
 mod queue;
 mod reservations;
 mod users;
+mod web;
 
 use crate::state::AppState;
 use axum::{
@@ -45,5 +46,8 @@ pub fn router() -> Router<AppState> {
         .route("/reservations/{id}/events", get(reservations::events))
         .route("/reservations/{id}/checkout", post(payments::checkout))
         .route("/payments/webhook", post(payments::webhook));
-    Router::new().nest("/api/v1", v1).merge(ops::router())
+    Router::new()
+        .nest("/api/v1", v1)
+        .merge(ops::router())
+        .merge(web::router())
 }
