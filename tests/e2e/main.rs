@@ -7,6 +7,7 @@ mod common;
 mod bad_input;
 mod durability;
 mod money;
+mod money_conservation;
 mod ops;
 mod payments;
 mod reservations;

@@ -245,14 +245,14 @@ pub async fn pay(
         user_id: user.to_string(),
         requested_at_ms: Utc::now().timestamp_millis(),
     };
-    let answer = handle
-        .execute_update(
+    let answer = settle_through_workflow(&state, id, |options| {
+        handle.execute_update(
             ReservationWorkflow::pay_with_balance,
-            request,
-            WorkflowExecuteUpdateOptions::default(),
+            request.clone(),
+            options,
         )
-        .await;
-    let answer = settled_or_closed(&state, id, answer).await?;
+    })
+    .await?;
     match answer.outcome.as_str() {
         outcome::CONFIRMED => {
             // Paid: the turn is over and the next buyer in line may come in.
@@ -291,38 +291,49 @@ pub async fn cancel(
     let request = CancelRequest {
         user_id: user.to_string(),
     };
-    let answer = handle
-        .execute_update(
-            ReservationWorkflow::cancel,
-            request,
-            WorkflowExecuteUpdateOptions::default(),
-        )
-        .await;
-    let answer = settled_or_closed(&state, id, answer).await?;
+    let answer = settle_through_workflow(&state, id, |options| {
+        handle.execute_update(ReservationWorkflow::cancel, request.clone(), options)
+    })
+    .await?;
     match answer.outcome.as_str() {
         outcome::CANCELLED => Ok(Json(json!({ "reservation_id": id, "status": "CANCELLED" }))),
         other => Err(outcome_error(other)),
     }
 }
 
-/// The workflow may have finished between our read and the update: answer from the database.
-async fn settled_or_closed(
+/// Sends a settling update to the reservation's workflow. The workflow may finish between our
+/// read and the update, or fail the task that carries it (a signal raced its last step): then
+/// the database answers, or, while the reservation is still HELD, the update is sent again
+/// under the same update id, which Temporal runs at most once.
+async fn settle_through_workflow<F, Fut>(
     state: &AppState,
     id: ReservationId,
-    answer: Result<SettlementOutcome, WorkflowUpdateError>,
-) -> ApiResult<SettlementOutcome> {
-    match answer {
-        Ok(answer) => Ok(answer),
-        Err(WorkflowUpdateError::NotFound(_)) => {
-            let r = reservations::get_reservation(&state.pool, id)
-                .await?
-                .ok_or(ApiError::NotFound("reservation"))?;
-            refuse_if_settled(&r)?;
-            Err(ApiError::Unavailable(anyhow::anyhow!(
-                "workflow of a HELD reservation not found"
-            )))
+    send: F,
+) -> ApiResult<SettlementOutcome>
+where
+    F: Fn(WorkflowExecuteUpdateOptions) -> Fut,
+    Fut: std::future::Future<Output = Result<SettlementOutcome, WorkflowUpdateError>>,
+{
+    let update_id = uuid::Uuid::new_v4().to_string();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let options = WorkflowExecuteUpdateOptions::builder()
+            .update_id(update_id.clone())
+            .build();
+        let err = match send(options).await {
+            Ok(answer) => return Ok(answer),
+            Err(err) => err,
+        };
+        let r = reservations::get_reservation(&state.pool, id)
+            .await?
+            .ok_or(ApiError::NotFound("reservation"))?;
+        refuse_if_settled(&r)?;
+        if attempt == 3 {
+            return Err(ApiError::Unavailable(anyhow::anyhow!("update: {err}")));
         }
-        Err(err) => Err(ApiError::Unavailable(anyhow::anyhow!("update: {err}"))),
+        tracing::info!(error = %err, attempt, "update did not complete; sending it again");
+        tokio::time::sleep(std::time::Duration::from_millis(200 * attempt)).await;
     }
 }
 
