@@ -12,6 +12,6 @@ mod seat_map;
 pub mod startup;
 mod state;
 mod temporal;
-mod waiting_room;
+pub mod waiting_room;
 
 pub use startup::Application;

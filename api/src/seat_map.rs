@@ -26,9 +26,12 @@ use tokio::sync::broadcast;
 const RENDER_EVERY: Duration = Duration::from_millis(200);
 const RESYNC_EVERY: Duration = Duration::from_millis(500);
 
+type Slot = Arc<tokio::sync::OnceCell<Arc<ScheduleMap>>>;
+
 #[derive(Clone)]
 pub struct SeatMaps {
-    maps: Arc<Mutex<HashMap<ScheduleId, Arc<ScheduleMap>>>>,
+    /// One slot per schedule, so concurrent first requests load its map once.
+    maps: Arc<Mutex<HashMap<ScheduleId, Slot>>>,
     pool: Pool,
     redis: ConnectionManager,
 }
@@ -70,9 +73,33 @@ impl SeatMaps {
 
     /// The schedule's map, loading it on first use. `None` for an unknown schedule.
     pub async fn get(&self, schedule: ScheduleId) -> anyhow::Result<Option<Arc<ScheduleMap>>> {
-        if let Some(map) = self.maps.lock().expect("lock").get(&schedule) {
-            return Ok(Some(map.clone()));
+        let slot = self
+            .maps
+            .lock()
+            .expect("lock")
+            .entry(schedule)
+            .or_default()
+            .clone();
+        let loaded = slot
+            .get_or_try_init(|| async {
+                match self.load(schedule).await {
+                    Ok(Some(map)) => Ok(map),
+                    Ok(None) => Err(None),
+                    Err(err) => Err(Some(err)),
+                }
+            })
+            .await;
+        match loaded {
+            Ok(map) => Ok(Some(map.clone())),
+            Err(failure) => {
+                // Unknown (perhaps not yet created) or failed: let a later request try again.
+                self.maps.lock().expect("lock").remove(&schedule);
+                failure.map_or(Ok(None), Err)
+            }
         }
+    }
+
+    async fn load(&self, schedule: ScheduleId) -> anyhow::Result<Option<Arc<ScheduleMap>>> {
         let layout = catalog::seat_map(&self.pool, schedule).await?;
         if layout.is_empty() {
             return Ok(None);
@@ -97,8 +124,14 @@ impl SeatMaps {
             changes: broadcast::channel(4_096).0,
         });
         self.resync(&map).await?;
-        let mut maps = self.maps.lock().expect("lock");
-        Ok(Some(maps.entry(schedule).or_insert(map).clone()))
+        Ok(Some(map))
+    }
+
+    fn loaded(&self) -> Vec<Arc<ScheduleMap>> {
+        let maps = self.maps.lock().expect("lock");
+        maps.values()
+            .filter_map(|slot| slot.get().cloned())
+            .collect()
     }
 
     /// Reloads every status from Redis (rebuilding Redis from PostgreSQL if it must).
@@ -118,7 +151,8 @@ impl SeatMaps {
 
     fn apply(&self, changes: SeatChanges) {
         let schedule = ScheduleId::from(changes.schedule_id);
-        let Some(map) = self.maps.lock().expect("lock").get(&schedule).cloned() else {
+        let slot = self.maps.lock().expect("lock").get(&schedule).cloned();
+        let Some(map) = slot.and_then(|s| s.get().cloned()) else {
             return;
         };
         {
@@ -154,8 +188,7 @@ impl SeatMaps {
             let mut every = tokio::time::interval(RESYNC_EVERY);
             loop {
                 every.tick().await;
-                let loaded: Vec<_> = maps.maps.lock().expect("lock").values().cloned().collect();
-                for map in loaded {
+                for map in maps.loaded() {
                     let mut redis = maps.redis.clone();
                     let ours = map.state.read().expect("lock").version;
                     match seat_cache::version(&mut redis, map.schedule).await {

@@ -17,8 +17,10 @@ use temporalio_common::search_attributes::SearchAttributes;
 
 pub const QUEUE_TOKEN_HEADER: &str = "x-queue-token";
 
-pub fn admission_workflow_id(schedule: ScheduleId) -> String {
-    format!("admission-{schedule}")
+/// One controller per schedule per deployment; a deployment is its task queue, so stacks that
+/// share a Temporal namespace (dev and test here) never share a controller.
+pub fn admission_workflow_id(task_queue: &str, schedule: ScheduleId) -> String {
+    format!("admission-{task_queue}-{schedule}")
 }
 
 /// Makes sure the schedule's one admission controller runs. Temporal keeps it unique by
@@ -42,12 +44,15 @@ pub async fn ensure_admission(state: &AppState, schedule: ScheduleId) -> ApiResu
         paused: false,
         measured_rate: 0.0,
     };
-    let options = WorkflowStartOptions::new(s.task_queue.clone(), admission_workflow_id(schedule))
-        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
-        .search_attributes(SearchAttributes::new([
-            SCHEDULE_ID.value_set(schedule.to_string())
-        ]))
-        .build();
+    let options = WorkflowStartOptions::new(
+        s.task_queue.clone(),
+        admission_workflow_id(&s.task_queue, schedule),
+    )
+    .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+    .search_attributes(SearchAttributes::new([
+        SCHEDULE_ID.value_set(schedule.to_string())
+    ]))
+    .build();
     state
         .temporal
         .start_workflow(AdmissionWorkflow::run, input, options)

@@ -447,6 +447,23 @@ impl Api {
             .collect()
     }
 
+    /// Waits (up to 2 s: the seat map is served from a cache kept in step within a second)
+    /// until the map shows `status` for `seat`.
+    pub async fn wait_seat(&self, user: &User, schedule: ScheduleId, seat: i64, status: &str) {
+        let started = Instant::now();
+        loop {
+            let now = self.seat_status(user, schedule, seat).await;
+            if now == status {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "seat {seat} is {now}, not {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn seat_status(&self, user: &User, schedule: ScheduleId, seat: i64) -> String {
         self.seat_statuses(user, schedule)
             .await

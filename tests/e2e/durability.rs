@@ -42,19 +42,13 @@ async fn killing_the_worker_loses_no_reservation() {
         .await;
     }
     for (i, (b, id)) in holds.iter().enumerate() {
-        let status = api.reservation(b, id).await.body["status"].clone();
-        let seat = api.seat_status(b, schedule, seats[i]).await;
-        if i < 3 {
-            assert_eq!(
-                (status.as_str().unwrap(), seat.as_str()),
-                ("CONFIRMED", "SOLD")
-            );
+        let (status, seat) = if i < 3 {
+            ("CONFIRMED", "SOLD")
         } else {
-            assert_eq!(
-                (status.as_str().unwrap(), seat.as_str()),
-                ("EXPIRED", "AVAILABLE")
-            );
-        }
+            ("EXPIRED", "AVAILABLE")
+        };
+        assert_eq!(api.reservation(b, id).await.body["status"], status);
+        api.wait_seat(b, schedule, seats[i], seat).await;
     }
     // Every workflow finished.
     let client = seatline_worker::connect_temporal(&settings).await.unwrap();

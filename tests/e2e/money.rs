@@ -19,7 +19,7 @@ async fn paying_without_enough_balance_is_402_and_changes_nothing() {
 
     assert_eq!(api.balance(&buyer).await, 1_000);
     assert_eq!(api.reservation(&buyer, &id).await.body["status"], "HELD");
-    assert_eq!(api.seat_status(&buyer, schedule, seats[0]).await, "HELD");
+    api.wait_seat(&buyer, schedule, seats[0], "HELD").await;
     let history = api
         .get("/api/v1/users/me/balance/history", &buyer.token)
         .await;

@@ -72,7 +72,7 @@ async fn a_card_payment_confirms_through_the_provider_webhook() {
 
     app.provider.complete(&payment, "SUCCEEDED", "normal").await;
     wait_for_status(api, &buyer, &id, "CONFIRMED").await;
-    assert_eq!(api.seat_status(&buyer, schedule, seats[0]).await, "SOLD");
+    api.wait_seat(&buyer, schedule, seats[0], "SOLD").await;
     let kinds = event_kinds(api, &buyer, &id).await;
     for kind in [
         "HELD",
@@ -183,10 +183,7 @@ async fn a_payment_that_succeeds_after_expiry_is_refunded() {
     assert!(event_kinds(api, &buyer, &id)
         .await
         .contains(&"REFUNDED".to_owned()));
-    assert_eq!(
-        api.seat_status(&buyer, schedule, seats[0]).await,
-        "AVAILABLE"
-    );
+    api.wait_seat(&buyer, schedule, seats[0], "AVAILABLE").await;
     // A late duplicate changes nothing and refunds nothing more.
     let redeliver = reqwest::Client::new()
         .post(format!(

@@ -21,7 +21,7 @@ async fn hold_then_pay_confirms_sells_and_debits() {
     let amount = held.body["amount"].as_i64().unwrap();
     assert!(amount > 0);
     let id = reservation_id(&held);
-    assert_eq!(api.seat_status(&buyer, schedule, seats[0]).await, "HELD");
+    api.wait_seat(&buyer, schedule, seats[0], "HELD").await;
 
     let paid = api.pay(&buyer, &id).await;
     assert_eq!(paid.status, 200, "{}", paid.body);
@@ -33,12 +33,9 @@ async fn hold_then_pay_confirms_sells_and_debits() {
         "CONFIRMED"
     );
     for seat in &seats[..2] {
-        assert_eq!(api.seat_status(&buyer, schedule, *seat).await, "SOLD");
+        api.wait_seat(&buyer, schedule, *seat, "SOLD").await;
     }
-    assert_eq!(
-        api.seat_status(&buyer, schedule, seats[2]).await,
-        "AVAILABLE"
-    );
+    api.wait_seat(&buyer, schedule, seats[2], "AVAILABLE").await;
     assert_eq!(api.balance(&buyer).await, 1_000_000 - amount);
 
     let history = api
@@ -128,14 +125,10 @@ async fn a_multi_seat_hold_that_conflicts_on_one_seat_takes_none() {
         conflict.body["error"]["details"]["seat_ids"],
         serde_json::json!([seats[2]])
     );
-    assert_eq!(
-        api.seat_status(&second, schedule, seats[1]).await,
-        "AVAILABLE"
-    );
-    assert_eq!(
-        api.seat_status(&second, schedule, seats[3]).await,
-        "AVAILABLE"
-    );
+    api.wait_seat(&second, schedule, seats[1], "AVAILABLE")
+        .await;
+    api.wait_seat(&second, schedule, seats[3], "AVAILABLE")
+        .await;
 
     // The same conflict decided in the database, not the pre-check: two overlapping
     // multi-seat holds at once. At most one wins; the loser takes nothing.
@@ -149,10 +142,8 @@ async fn a_multi_seat_hold_that_conflicts_on_one_seat_takes_none() {
     let wins: Vec<usize> = (0..2).filter(|i| replies[*i].status == 201).collect();
     assert_eq!(wins.len(), 1, "{} / {}", replies[0].body, replies[1].body);
     let loser_only_seat = if wins[0] == 0 { seats[5] } else { seats[3] };
-    assert_eq!(
-        api.seat_status(&first, schedule, loser_only_seat).await,
-        "AVAILABLE"
-    );
+    api.wait_seat(&first, schedule, loser_only_seat, "AVAILABLE")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,7 +195,7 @@ async fn cancel_releases_the_seats_at_once() {
     assert_eq!(cancelled.status, 200, "{}", cancelled.body);
     assert_eq!(cancelled.body["status"], "CANCELLED");
     for seat in &seats {
-        assert_eq!(api.seat_status(&buyer, schedule, *seat).await, "AVAILABLE");
+        api.wait_seat(&buyer, schedule, *seat, "AVAILABLE").await;
     }
     assert_eq!(
         api.reservation(&buyer, &id).await.body["status"],
@@ -272,7 +263,9 @@ async fn two_apis_and_two_workers_keep_every_guarantee() {
     let (schedule, seats) = app.schedule(1, 5).await;
 
     let buyers = api_a.users(40).await;
-    join_all(buyers.iter().map(|b| api_b.charge(b, 1_000_000))).await;
+    for charged in join_all(buyers.iter().map(|b| api_b.charge(b, 1_000_000))).await {
+        assert_eq!(charged.status, 200, "{}", charged.body);
+    }
     let replies = join_all(buyers.iter().enumerate().map(|(i, b)| {
         let api = if i % 2 == 0 {
             api_a.clone()

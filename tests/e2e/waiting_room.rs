@@ -2,6 +2,7 @@ use crate::common::*;
 use futures::future::join_all;
 use reqwest::Method;
 use seatline_api::queue_token::{QueueClaims, QueueTokenSigner};
+use seatline_api::waiting_room::admission_workflow_id;
 use seatline_domain::{ScheduleId, UserId};
 use seatline_workflows::AdmissionWorkflow;
 use std::{collections::HashSet, time::Duration};
@@ -42,7 +43,10 @@ async fn signal_admission(app: &TestApp, schedule: ScheduleId, pause: bool) {
     let client = seatline_worker::connect_temporal(&app.settings)
         .await
         .unwrap();
-    let handle = client.get_workflow_handle::<AdmissionWorkflow>(format!("admission-{schedule}"));
+    let handle = client.get_workflow_handle::<AdmissionWorkflow>(admission_workflow_id(
+        &app.settings.task_queue,
+        schedule,
+    ));
     if pause {
         handle
             .signal(
@@ -223,7 +227,10 @@ async fn the_cap_is_never_exceeded_with_several_apis() {
         .unwrap();
     let running = client
         .count_workflows(
-            format!("WorkflowId = 'admission-{schedule}' AND ExecutionStatus = 'Running'"),
+            format!(
+                "WorkflowId = '{}' AND ExecutionStatus = 'Running'",
+                admission_workflow_id(&app.settings.task_queue, schedule)
+            ),
             Default::default(),
         )
         .await
@@ -377,7 +384,10 @@ async fn once_sold_out_waiting_users_see_it_and_nobody_is_admitted() {
     let client = seatline_worker::connect_temporal(&app.settings)
         .await
         .unwrap();
-    let handle = client.get_workflow_handle::<AdmissionWorkflow>(format!("admission-{schedule}"));
+    let handle = client.get_workflow_handle::<AdmissionWorkflow>(admission_workflow_id(
+        &app.settings.task_queue,
+        schedule,
+    ));
     let described = handle
         .describe(WorkflowDescribeOptions::default())
         .await

@@ -1,4 +1,4 @@
-//! `AdmissionWorkflow`: the one admission controller of a schedule (`admission-<uuid>`).
+//! `AdmissionWorkflow`: the one admission controller of a schedule (`admission-<task queue>-<uuid>`).
 //!
 //! Every tick it admits the next users in line while fewer than the cap are active, at the
 //! configured rate, until the schedule is sold out. Operators pause and resume it with the
