@@ -60,6 +60,14 @@ start_postgres() {
     for _ in $(seq 1 50); do pg_isready -q -h "$PG_HOST" -p "$PG_PORT" && break; sleep 0.2; done
     pg_isready -q -h "$PG_HOST" -p "$PG_PORT" || die "PostgreSQL did not start"
   fi
+  # Tests run several API and worker processes at once, each with its own pool.
+  local max; max="$(as_root runuser -u postgres -- psql -p "$PG_PORT" -tAc 'SHOW max_connections')"
+  if [ "${max:-0}" -lt 400 ]; then
+    log "raising PostgreSQL max_connections to 400"
+    as_root runuser -u postgres -- psql -q -p "$PG_PORT" -c "ALTER SYSTEM SET max_connections = 400" >/dev/null
+    as_root pg_ctlcluster "$(pg_version)" main restart
+    for _ in $(seq 1 50); do pg_isready -q -h "$PG_HOST" -p "$PG_PORT" && break; sleep 0.2; done
+  fi
   # The role for the app; password auth over TCP on loopback.
   as_root runuser -u postgres -- psql -q -p "$PG_PORT" -tAc \
     "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_USER') THEN

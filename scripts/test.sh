@@ -38,7 +38,8 @@ fi
 # The buyer's page, in headless Chromium, against a stack of its own: the mock provider, a
 # worker, the API, and a second API with 3-second holds for the expiry test.
 browser_tests() {
-  apt_install chromium fonts-noto-cjk nodejs npm
+  apt_install chromium fonts-noto-cjk
+  command -v npm >/dev/null || apt_install nodejs npm
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
   local db=seatline_browser redis_db=2 bin="$ROOT/target/debug"
   create_database "$db" fresh

@@ -6,7 +6,7 @@ use temporalio_client::Client;
 
 use crate::{auth::TokenSigner, queue_token::QueueTokenSigner};
 use seatline_domain::ScheduleId;
-use std::{collections::HashSet, sync::Mutex};
+use std::{collections::HashMap, sync::Mutex};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -21,6 +21,6 @@ pub struct AppState {
     /// How the provider and browsers reach this API.
     pub public_url: Arc<String>,
     pub queue_tokens: QueueTokenSigner,
-    /// Schedules whose admission controller this process has already started.
-    pub admission_started: Arc<Mutex<HashSet<ScheduleId>>>,
+    /// When this process last made sure each schedule's admission controller runs.
+    pub admission_started: Arc<Mutex<HashMap<ScheduleId, std::time::Instant>>>,
 }

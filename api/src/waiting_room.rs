@@ -24,14 +24,16 @@ pub fn admission_workflow_id(task_queue: &str, schedule: ScheduleId) -> String {
 }
 
 /// Makes sure the schedule's one admission controller runs. Temporal keeps it unique by
-/// workflow id however many API processes ask; this process asks once per schedule.
+/// workflow id however many API processes ask; this process asks at most every 30 seconds
+/// per schedule (so a controller an operator terminated comes back).
 pub async fn ensure_admission(state: &AppState, schedule: ScheduleId) -> ApiResult<()> {
-    if state
+    let recently = state
         .admission_started
         .lock()
         .expect("lock")
-        .contains(&schedule)
-    {
+        .get(&schedule)
+        .is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(30));
+    if recently {
         return Ok(());
     }
     let s = &state.settings;
@@ -62,7 +64,7 @@ pub async fn ensure_admission(state: &AppState, schedule: ScheduleId) -> ApiResu
         .admission_started
         .lock()
         .expect("lock")
-        .insert(schedule);
+        .insert(schedule, std::time::Instant::now());
     Ok(())
 }
 

@@ -1,12 +1,13 @@
 //! One buyer after another: hold one seat, pay for it. Measures the latency a single buyer
-//! sees when nobody else is competing.
+//! sees when nobody else is competing. Each buyer is a fresh user, admitted through the
+//! waiting room before the clock starts (paying ends a turn).
 
-use crate::{report::Samples, Args};
-use serde_json::{json, Value};
-use std::time::Instant;
+use crate::{api::Api, report::Samples, users, Args};
+use serde_json::json;
+use std::time::{Duration, Instant};
 
 pub async fn run(args: &Args) -> anyhow::Result<()> {
-    let url = args.text("url", "http://127.0.0.1:8080");
+    let url = args.url();
     let count = args.number("count", 200)? as usize;
     let settings = seatline_config::Settings::from_env()?;
     let pool = seatline_storage::connect(&settings.database_url, 2).await?;
@@ -19,43 +20,28 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         .into_iter()
         .map(|s| s.seat_id)
         .collect();
+    let schedule = schedule.as_uuid();
+    let buyers =
+        users::insert_fast(&pool, &settings.auth_secret, count, "sequential bench").await?;
 
-    let http = reqwest::Client::new();
-    let user: Value = http
-        .post(format!("{url}/api/v1/users"))
-        .json(&json!({ "name": "sequential bench" }))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = user["token"].as_str().unwrap_or_default().to_owned();
+    let api = Api::new(&url, 4)?;
     let (mut holds, mut pays) = (Samples::default(), Samples::default());
-    for seat in seats.iter().take(count) {
-        http.post(format!("{url}/api/v1/users/me/balance/charges"))
-            .bearer_auth(&token)
-            .json(&json!({ "amount": 200_000 }))
-            .send()
-            .await?;
+    for (user, seat) in buyers.iter().zip(&seats) {
+        let token = api.admit(user, schedule, Duration::from_secs(120)).await?;
         let started = Instant::now();
-        let held = http
-            .post(format!("{url}/api/v1/reservations"))
-            .bearer_auth(&token)
-            .json(&json!({ "schedule_id": schedule, "seat_ids": [seat] }))
-            .send()
-            .await?;
+        let held = api.hold(user, &token, schedule, &[*seat]).await;
         holds.record(started.elapsed());
-        anyhow::ensure!(held.status() == 201, "hold failed: {}", held.text().await?);
-        let held: Value = held.json().await?;
-        let id = held["reservation_id"].as_str().unwrap_or_default();
+        anyhow::ensure!(held.status == 201, "hold failed: {}", held.text());
+        let id = held.json()["reservation_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let started = Instant::now();
-        let paid = http
-            .post(format!("{url}/api/v1/reservations/{id}/payment"))
-            .bearer_auth(&token)
-            .send()
-            .await?;
+        let paid = api.pay(user, &token, &id).await;
         pays.record(started.elapsed());
-        anyhow::ensure!(paid.status() == 200, "pay failed: {}", paid.text().await?);
+        anyhow::ensure!(paid.status == 200, "pay failed: {}", paid.text());
     }
+    users::end_admission(&settings, schedule).await;
     let report = json!({
         "scenario": "sequential",
         "reservations": count,
@@ -63,5 +49,5 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
         "pay": pays.summary("pay"),
     });
     println!("{}", serde_json::to_string_pretty(&report)?);
-    Ok(())
+    crate::report::write(args, None, &report)
 }

@@ -522,6 +522,7 @@ impl Process {
             .env("WEBHOOK_SECRET", &settings.webhook_secret)
             .env("HOLD_SECONDS", settings.hold.as_secs().to_string())
             .env("AUTH_SECRET", &settings.auth_secret)
+            .env("DATABASE_MAX_CONNECTIONS", "8")
             .env("ADMISSION_TICK_MS", settings.admission_tick_ms.to_string())
             .env("ADMISSION_RATE", settings.admission_rate.to_string())
             .env(
