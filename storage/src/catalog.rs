@@ -138,39 +138,6 @@ pub async fn grade_prices(
     .await
 }
 
-/// The requested seats as they stand now: which are not part of the schedule, which are taken.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct SeatCheck {
-    pub unknown: Vec<i64>,
-    pub unavailable: Vec<i64>,
-}
-
-/// A cheap read before any workflow starts: losers are turned away here. Not a guarantee;
-/// the hold transaction and the live-claim constraint are.
-#[tracing::instrument(skip(pool))]
-pub async fn check_seats(
-    pool: &PgPool,
-    schedule: ScheduleId,
-    seat_ids: &[i64],
-) -> Result<SeatCheck, sqlx::Error> {
-    let rows = sqlx::query!(
-        "SELECT seat_id, status FROM seat_inventory WHERE schedule_id = $1 AND seat_id = ANY($2)",
-        schedule.as_uuid(),
-        seat_ids
-    )
-    .fetch_all(pool)
-    .await?;
-    let mut check = SeatCheck::default();
-    for id in seat_ids {
-        match rows.iter().find(|r| r.seat_id == *id) {
-            None => check.unknown.push(*id),
-            Some(r) if r.status != "AVAILABLE" => check.unavailable.push(*id),
-            Some(_) => {}
-        }
-    }
-    Ok(check)
-}
-
 /// Seats of a schedule that may still be sold: AVAILABLE now, or HELD and maybe coming back.
 #[tracing::instrument(skip(pool))]
 pub async fn unsold_seats(pool: &PgPool, schedule: ScheduleId) -> Result<i64, sqlx::Error> {

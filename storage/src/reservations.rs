@@ -259,33 +259,11 @@ pub async fn confirm_with_balance(
     )
     .execute(&mut *tx)
     .await?;
-    let sold = sqlx::query!(
-        "UPDATE seat_inventory SET status = 'SOLD', version = version + 1, updated_at = now()
-         WHERE reservation_id = $1 AND status = 'HELD'",
-        id.as_uuid()
-    )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query!(
-        "UPDATE reservations SET status = 'CONFIRMED', updated_at = now() WHERE id = $1",
-        id.as_uuid()
-    )
-    .execute(&mut *tx)
-    .await?;
-    record_event(
+    sell_and_confirm(
         &mut tx,
         id,
-        "PAYMENT_APPLIED",
         Actor::User,
         json!({ "method": "BALANCE", "payment_id": payment_id, "amount": row.amount, "balance_after": balance }),
-    )
-    .await?;
-    record_event(
-        &mut tx,
-        id,
-        "CONFIRMED",
-        Actor::User,
-        json!({ "seats_sold": sold.rows_affected() }),
     )
     .await?;
     tx.commit().await?;
@@ -345,37 +323,47 @@ pub async fn confirm_with_card(
     )
     .execute(&mut *tx)
     .await?;
+    sell_and_confirm(
+        &mut tx,
+        id,
+        Actor::Provider,
+        json!({ "method": "CARD", "payment_id": provider_payment_id, "amount": payment.amount }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(confirmed)
+}
+
+/// The end every confirmation shares: seats SOLD, reservation CONFIRMED, and the audit events
+/// of the payment and the confirmation.
+async fn sell_and_confirm(
+    tx: &mut Transaction<'_, Postgres>,
+    id: ReservationId,
+    actor: Actor,
+    payment: Value,
+) -> Result<(), sqlx::Error> {
     let sold = sqlx::query!(
         "UPDATE seat_inventory SET status = 'SOLD', version = version + 1, updated_at = now()
          WHERE reservation_id = $1 AND status = 'HELD'",
         id.as_uuid()
     )
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     sqlx::query!(
         "UPDATE reservations SET status = 'CONFIRMED', updated_at = now() WHERE id = $1",
         id.as_uuid()
     )
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
+    record_event(tx, id, "PAYMENT_APPLIED", actor, payment).await?;
     record_event(
-        &mut tx,
-        id,
-        "PAYMENT_APPLIED",
-        Actor::Provider,
-        json!({ "method": "CARD", "payment_id": provider_payment_id, "amount": payment.amount }),
-    )
-    .await?;
-    record_event(
-        &mut tx,
+        tx,
         id,
         "CONFIRMED",
-        Actor::Provider,
+        actor,
         json!({ "seats_sold": sold.rows_affected() }),
     )
-    .await?;
-    tx.commit().await?;
-    Ok(confirmed)
+    .await
 }
 
 /// Gives the seats of a held reservation back. A reservation that is already final, or that

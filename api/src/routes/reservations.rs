@@ -237,7 +237,12 @@ pub async fn pay(
     let reservation = owned(&state, user, id).await?;
     refuse_if_settled(&reservation)?;
     let schedule = ScheduleId::from(reservation.schedule_id);
-    require_turn(&state, user, token.as_deref(), schedule).await?;
+    if let Err(gate) = require_turn(&state, user, token.as_deref(), schedule).await {
+        // A double click: the first click paid and ended the turn. Say it is paid.
+        let now = owned(&state, user, id).await?;
+        refuse_if_settled(&now)?;
+        return Err(gate);
+    }
     let handle = state
         .temporal
         .get_workflow_handle::<ReservationWorkflow>(id.workflow_id());
