@@ -12,4 +12,5 @@ mod ops;
 mod payments;
 mod reservations;
 mod seat_map;
+mod sellout;
 mod waiting_room;
