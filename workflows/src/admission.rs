@@ -4,14 +4,12 @@
 //! configured rate, until the schedule is sold out. Operators pause and resume it with the
 //! `pause` / `resume` signals (Temporal UI or CLI). It continues as new to keep its history short.
 
-use crate::activities::ReservationActivities;
+use crate::{activities::ReservationActivities, reservation::retried_forever};
 use seatline_proto::{AdmissionInput, AdmissionStatus, AdmitBatchInput, AdmitBatchOutcome};
 use std::time::Duration;
-use temporalio_common::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityOptions, ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext,
-    WorkflowContextView, WorkflowResult,
+    ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
 };
 
 /// Ticks per run before continuing as new.
@@ -48,14 +46,7 @@ impl AdmissionWorkflow {
                 turn_seconds: s.input.turn_seconds,
                 measured_rate: s.input.measured_rate,
             });
-            let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(5))
-                .retry_policy(
-                    RetryPolicy::builder()
-                        .initial_interval(Duration::from_millis(200))
-                        .maximum_interval(Duration::from_secs(5))
-                        .build(),
-                )
-                .build();
+            let options = retried_forever(Duration::from_secs(5), Duration::from_secs(5));
             if let Ok(step) = ctx
                 .execute_activity(ReservationActivities::admit_batch, request, options)
                 .await

@@ -380,14 +380,7 @@ async fn release(ctx: &mut WorkflowContext<ReservationWorkflow>, to: &str, actor
         reason: to.to_owned(),
         actor: actor.to_owned(),
     };
-    let options = ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_millis(200))
-                .maximum_interval(Duration::from_secs(5))
-                .build(),
-        )
-        .build();
+    let options = retried_forever(Duration::from_secs(10), Duration::from_secs(5));
     match ctx
         .execute_activity(ReservationActivities::release_hold, input, options)
         .await
@@ -400,11 +393,17 @@ async fn release(ctx: &mut WorkflowContext<ReservationWorkflow>, to: &str, actor
 /// For steps that must finish whatever happens (a payment is applied or refunded): retried
 /// until they succeed or fail for a business reason.
 fn until_done() -> ActivityOptions {
-    ActivityOptions::with_start_to_close_timeout(Duration::from_secs(10))
+    retried_forever(Duration::from_secs(10), Duration::from_secs(10))
+}
+
+/// Each attempt may take `attempt`; retries start at 200 ms and back off to `max_backoff`,
+/// with no limit on their number.
+pub(crate) fn retried_forever(attempt: Duration, max_backoff: Duration) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(attempt)
         .retry_policy(
             RetryPolicy::builder()
                 .initial_interval(Duration::from_millis(200))
-                .maximum_interval(Duration::from_secs(10))
+                .maximum_interval(max_backoff)
                 .build(),
         )
         .build()
