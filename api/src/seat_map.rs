@@ -59,6 +59,7 @@ pub struct Rendered {
     pub json: Bytes,
     pub gzip: Bytes,
     pub compact: Bytes,
+    pub compact_gzip: Bytes,
     at: Instant,
 }
 
@@ -222,6 +223,12 @@ impl SeatMaps {
     }
 }
 
+fn gzipped(text: &str) -> Bytes {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+    let _ = gz.write_all(text.as_bytes());
+    Bytes::from(gz.finish().unwrap_or_default())
+}
+
 impl ScheduleMap {
     pub fn contains(&self, seat: i64) -> bool {
         self.index.contains_key(&seat)
@@ -280,13 +287,11 @@ impl ScheduleMap {
             "statuses": String::from_utf8_lossy(statuses),
         })
         .to_string();
-        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
-        let _ = gz.write_all(json.as_bytes());
-        let gzip = gz.finish().unwrap_or_default();
         Rendered {
             version,
+            gzip: gzipped(&json),
             json: Bytes::from(json),
-            gzip: Bytes::from(gzip),
+            compact_gzip: gzipped(&compact),
             compact: Bytes::from(compact),
             at: Instant::now(),
         }

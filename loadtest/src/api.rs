@@ -5,6 +5,8 @@ use crate::report::Recorder;
 use reqwest::{header, Client, Method, RequestBuilder};
 use serde_json::Value;
 use std::{
+    borrow::Cow,
+    io::Read,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -14,8 +16,10 @@ use uuid::Uuid;
 /// An answer: status (0 when the request got none), body, and the ETag if any.
 pub struct Reply {
     pub status: u16,
-    /// Raw, parsed on demand (a 15,000-seat map is parsed once, typed).
+    /// As it came over the wire (perhaps gzip), parsed on demand.
     pub body: Vec<u8>,
+    /// `Content-Encoding: gzip`: `decoded()` inflates the body.
+    pub gzip: bool,
     pub etag: Option<String>,
     /// When it left this process (after the wait for a slot).
     pub sent_at: chrono::DateTime<chrono::Utc>,
@@ -23,7 +27,19 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+        serde_json::from_slice(&self.decoded()).unwrap_or(Value::Null)
+    }
+
+    /// The body as the server meant it: inflated if it came gzipped (empty if that fails).
+    pub fn decoded(&self) -> Cow<'_, [u8]> {
+        if !self.gzip {
+            return Cow::Borrowed(&self.body);
+        }
+        let mut plain = Vec::with_capacity(self.body.len() * 8);
+        match flate2::read::GzDecoder::new(&self.body[..]).read_to_end(&mut plain) {
+            Ok(_) => Cow::Owned(plain),
+            Err(_) => Cow::Owned(Vec::new()),
+        }
     }
 
     /// `error.code` of an error answer, or "".
@@ -44,10 +60,34 @@ impl Reply {
     }
 
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body)
+        String::from_utf8_lossy(&self.decoded())
             .chars()
             .take(300)
             .collect()
+    }
+}
+
+/// The two forms of `GET /seats`: every seat with its details, or one status letter per
+/// seat in the order of the static layout (what a polling client asks for).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MapForm {
+    Full,
+    Compact,
+}
+
+impl MapForm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Compact => "compact",
+        }
+    }
+
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Self::Full => "seatmap_full",
+            Self::Compact => "seatmap",
+        }
     }
 }
 
@@ -59,6 +99,9 @@ pub struct Api {
     /// Payments have slots of their own: a buyer's payment does not queue behind other
     /// buyers' seat-map reads and hold attempts in this process (it would not in a browser).
     priority: Arc<Semaphore>,
+    /// So do joins and position polls: a crowd waiting in line does not hold up, in this
+    /// process, the buyers whose turn it is.
+    waiting: Arc<Semaphore>,
     pub recorder: Arc<Recorder>,
 }
 
@@ -84,6 +127,7 @@ impl Api {
             http,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             priority: Arc::new(Semaphore::new((concurrency / 4).max(8))),
+            waiting: Arc::new(Semaphore::new((concurrency / 2).max(8))),
             recorder: Arc::new(Recorder::default()),
         })
     }
@@ -104,6 +148,7 @@ impl Api {
     pub async fn call(&self, endpoint: &'static str, req: RequestBuilder) -> Reply {
         let permits = match endpoint {
             "pay" | "charge" => &self.priority,
+            "join" | "poll" => &self.waiting,
             _ => &self.permits,
         };
         let queued = Instant::now();
@@ -119,16 +164,22 @@ impl Api {
                     .get(header::ETAG)
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned);
+                let gzip = res
+                    .headers()
+                    .get(header::CONTENT_ENCODING)
+                    .is_some_and(|v| v.as_bytes() == b"gzip");
                 match res.bytes().await {
                     Ok(body) => Reply {
                         status,
                         body: body.to_vec(),
+                        gzip,
                         etag,
                         sent_at,
                     },
                     Err(_) => Reply {
                         status: 0,
                         body: Vec::new(),
+                        gzip: false,
                         etag: None,
                         sent_at,
                     },
@@ -137,6 +188,7 @@ impl Api {
             Err(err) => Reply {
                 status: 0,
                 body: err.to_string().into_bytes(),
+                gzip: false,
                 etag: None,
                 sent_at,
             },
@@ -184,21 +236,49 @@ impl Api {
         self.call("poll", req).await
     }
 
+    /// The seat map in `form`, gzipped on the wire as a browser would ask for it.
     pub async fn seat_map(
         &self,
         user: &Credentials,
         queue_token: &str,
         schedule: Uuid,
         etag: Option<&str>,
+        form: MapForm,
     ) -> Reply {
+        let path = match form {
+            MapForm::Full => format!("/api/v1/schedules/{schedule}/seats"),
+            MapForm::Compact => format!("/api/v1/schedules/{schedule}/seats?format=compact"),
+        };
         let mut req = self
-            .request(Method::GET, &format!("/api/v1/schedules/{schedule}/seats"))
+            .request(Method::GET, &path)
             .bearer_auth(&user.token)
-            .header("x-queue-token", queue_token);
+            .header("x-queue-token", queue_token)
+            .header(header::ACCEPT_ENCODING, "gzip");
         if let Some(etag) = etag {
             req = req.header(header::IF_NONE_MATCH, etag);
         }
-        self.call("seatmap", req).await
+        self.call(form.endpoint(), req).await
+    }
+
+    /// The hall's static layout, `(seat id, row)` in the order of the compact form.
+    pub async fn seat_layout(&self, schedule: Uuid) -> anyhow::Result<Vec<(i64, i32)>> {
+        let req = self.request(
+            Method::GET,
+            &format!("/api/v1/schedules/{schedule}/seats/layout"),
+        );
+        let reply = self.call("layout", req).await;
+        anyhow::ensure!(reply.status == 200, "seat layout: {}", reply.text());
+        let body = reply.json();
+        let seats = body["seats"]
+            .as_array()
+            .ok_or_else(|| anyhow::anyhow!("seat layout without seats"))?;
+        seats
+            .iter()
+            .map(|s| match (s[0].as_i64(), s[1].as_i64()) {
+                (Some(id), Some(row)) => Ok((id, row as i32)),
+                _ => Err(anyhow::anyhow!("seat layout entry {s}")),
+            })
+            .collect()
     }
 
     pub async fn hold(

@@ -2,7 +2,7 @@
 //! front rows), hold, and pay or walk away. Every buyer is a tokio task; what it keeps between
 //! steps is small (a bitset of the seats it last saw available), so hundreds of thousands fit.
 
-use crate::api::{Api, Credentials};
+use crate::api::{Api, Credentials, MapForm};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde::Deserialize;
 use std::{
@@ -15,7 +15,7 @@ use std::{
 };
 use uuid::Uuid;
 
-/// The seats of a schedule in map order (row, number), shared by every buyer.
+/// The seats of a schedule in the order of its static layout, shared by every buyer.
 pub struct Layout {
     ids: Vec<i64>,
     rows: Vec<i32>,
@@ -52,16 +52,11 @@ pub struct SeatBook {
     pub any_held: bool,
 }
 
+/// The compact seat map: one letter per seat (A, H, S) in layout order.
 #[derive(Deserialize)]
-struct MapBody<'a> {
+struct CompactMap<'a> {
     #[serde(borrow)]
-    seats: Vec<MapSeat<'a>>,
-}
-
-#[derive(Deserialize)]
-struct MapSeat<'a> {
-    seat_id: i64,
-    status: &'a str,
+    statuses: &'a str,
 }
 
 impl SeatBook {
@@ -72,23 +67,18 @@ impl SeatBook {
         }
     }
 
-    /// From a `GET /seats` body; None if it does not parse.
-    pub fn from_map(layout: &Layout, body: &[u8]) -> Option<Self> {
-        let map: MapBody = serde_json::from_slice(body).ok()?;
+    /// From a `GET /seats?format=compact` body; None if it does not parse or does not fit
+    /// the layout.
+    pub fn from_compact(layout: &Layout, body: &[u8]) -> Option<Self> {
+        let map: CompactMap = serde_json::from_slice(body).ok()?;
+        if map.statuses.len() != layout.len() {
+            return None;
+        }
         let mut book = Self::empty(layout);
-        for (i, seat) in map.seats.iter().enumerate() {
-            // The map comes in layout order; look the seat up only when it does not.
-            let at = if layout.ids.get(i) == Some(&seat.seat_id) {
-                i
-            } else {
-                match layout.index.get(&seat.seat_id) {
-                    Some(at) => *at,
-                    None => continue,
-                }
-            };
-            match seat.status {
-                "AVAILABLE" => book.set(at, true),
-                "HELD" => book.any_held = true,
+        for (at, status) in map.statuses.bytes().enumerate() {
+            match status {
+                b'A' => book.set(at, true),
+                b'H' => book.any_held = true,
                 _ => {}
             }
         }
@@ -247,6 +237,7 @@ pub struct Shop {
     pub front_share: f64,
     pub think_ms: u64,
     pub poll_ms: u64,
+    pub poll_max_ms: u64,
     /// Buyers made through the API start with nothing and charge before paying.
     pub must_charge: bool,
     pub stop: AtomicBool,
@@ -277,9 +268,9 @@ impl Shop {
 }
 
 /// How long to wait before the next position poll: about half the ETA, within
-/// [poll_ms, 10 s].
-pub fn poll_delay_ms(eta_seconds: u64, poll_ms: u64) -> u64 {
-    (eta_seconds * 1000 / 2).clamp(poll_ms, poll_ms.max(10_000))
+/// [poll_ms, poll_max_ms].
+pub fn poll_delay_ms(eta_seconds: u64, poll_ms: u64, poll_max_ms: u64) -> u64 {
+    (eta_seconds * 1000 / 2).clamp(poll_ms, poll_ms.max(poll_max_ms))
 }
 
 /// Where a buyer is in the flow.
@@ -354,7 +345,8 @@ async fn queue(shop: &Shop, user: &Credentials, rng: &mut StdRng) -> Result<Opti
             "EXPIRED" => return Err(Retry),
             _ => {}
         }
-        shop.pause(poll_delay_ms(eta, shop.poll_ms), rng).await;
+        shop.pause(poll_delay_ms(eta, shop.poll_ms, shop.poll_max_ms), rng)
+            .await;
         if shop.stopped() {
             return Err(Retry);
         }
@@ -388,12 +380,18 @@ async fn read_map(
 ) -> MapRead {
     let reply = shop
         .api
-        .seat_map(user, token, shop.schedule, etag.as_deref())
+        .seat_map(
+            user,
+            token,
+            shop.schedule,
+            etag.as_deref(),
+            MapForm::Compact,
+        )
         .await;
     match reply.status {
         200 => {
             *etag = reply.etag.clone();
-            match SeatBook::from_map(&shop.layout, &reply.body) {
+            match SeatBook::from_compact(&shop.layout, &reply.decoded()) {
                 Some(book) => MapRead::Book(book),
                 None => MapRead::Retry,
             }
@@ -613,31 +611,36 @@ mod tests {
     }
 
     #[test]
-    fn reads_a_seat_map_body() {
+    fn reads_a_compact_seat_map() {
         let layout = layout();
+        let mut letters = vec![b'S'; layout.len()];
+        letters[layout.index[&101]] = b'A';
+        letters[layout.index[&510]] = b'A';
+        letters[layout.index[&103]] = b'H';
         let body = serde_json::json!({
             "schedule_id": "x",
-            "seats": [
-                { "seat_id": 101, "row": 1, "number": 1, "grade": "VIP", "price": 1, "status": "AVAILABLE" },
-                { "seat_id": 102, "row": 1, "number": 2, "grade": "VIP", "price": 1, "status": "SOLD" },
-                { "seat_id": 510, "row": 5, "number": 10, "grade": "S", "price": 1, "status": "AVAILABLE" },
-                { "seat_id": 103, "row": 1, "number": 3, "grade": "VIP", "price": 1, "status": "HELD" },
-            ]
+            "version": 7,
+            "available_seats": 2,
+            "statuses": String::from_utf8(letters).unwrap(),
         });
-        let book = SeatBook::from_map(&layout, body.to_string().as_bytes()).unwrap();
+        let book = SeatBook::from_compact(&layout, body.to_string().as_bytes()).unwrap();
         assert_eq!(book.available_count(), 2);
         assert!(book.is_available(layout.index[&510]));
         assert!(!book.is_available(layout.index[&102]));
         assert!(book.any_held);
-        assert!(SeatBook::from_map(&layout, b"not json").is_none());
+        assert!(SeatBook::from_compact(&layout, b"not json").is_none());
+        let short = serde_json::json!({ "statuses": "AAA" }).to_string();
+        assert!(SeatBook::from_compact(&layout, short.as_bytes()).is_none());
     }
 
     #[test]
     fn seat_counts_and_poll_delays_stay_in_bounds() {
         let mut rng = StdRng::seed_from_u64(9);
         assert!((0..1000).all(|_| (1..=4).contains(&seats_wanted(&mut rng))));
-        assert_eq!(poll_delay_ms(0, 1000), 1000);
-        assert_eq!(poll_delay_ms(6, 1000), 3000);
-        assert_eq!(poll_delay_ms(3600, 1000), 10_000);
+        assert_eq!(poll_delay_ms(0, 1000, 10_000), 1000);
+        assert_eq!(poll_delay_ms(6, 1000, 10_000), 3000);
+        assert_eq!(poll_delay_ms(3600, 1000, 10_000), 10_000);
+        assert_eq!(poll_delay_ms(3600, 1000, 30_000), 30_000);
+        assert_eq!(poll_delay_ms(3600, 2000, 500), 2000);
     }
 }

@@ -3,14 +3,16 @@
 //! Scenarios:
 //!   sequential --count N   N reservations one after another (hold, then pay); p50/p95 of each.
 //!   sellout --users U --rows R --cols C [--abandon 0.2] [--concurrency 256] [--think-ms 500]
-//!           [--poll-ms 1000] [--ramp-seconds 10] [--front-share 0.7] [--fast-users true]
-//!           [--max-seconds 1800] [--hold-seconds HOLD_SECONDS]
+//!           [--poll-ms 1000] [--poll-max-ms 10000] [--ramp-seconds 10] [--front-share 0.7]
+//!           [--fast-users true] [--max-seconds 1800] [--hold-seconds HOLD_SECONDS]
 //!           U buyers (tokio tasks) queue, read the seat map, contend for seats, pay or abandon,
 //!           until every seat is SOLD; then the invariants are checked in PostgreSQL and
 //!           Temporal (exit code 1 if one fails).
 //!   seatmap [--schedule ID | --rows 100 --cols 150] [--concurrency 32] [--seconds 10]
-//!           seat-map reads per second and their latency at a fixed concurrency, against
-//!           /healthz of the same process.
+//!           [--forms compact,full] [--if-none-match]
+//!           seat-map reads per second and their latency at a fixed concurrency, per form
+//!           (compact statuses, every seat in full; both gzip), against /healthz of the same
+//!           process.
 //!   baseline [--workflows 200] [--concurrency 20]
 //!           a trivial one-activity workflow's rate on the same Temporal, against the rate of
 //!           real reservations (hold, pay) through the API.
@@ -134,8 +136,10 @@ const USAGE: &str =
   sequential [--count 200]
   queue      [--users 200000] [--concurrency 128] [--polls 5000]
   sellout    --users U --rows R --cols C [--abandon 0.2] [--concurrency 256] [--think-ms 500]
-             [--poll-ms 1000] [--ramp-seconds 10] [--fast-users true] [--max-seconds 1800]
+             [--poll-ms 1000] [--poll-max-ms 10000] [--ramp-seconds 10] [--fast-users true]
+             [--max-seconds 1800]
   seatmap    [--schedule ID | --rows 100 --cols 150] [--concurrency 32] [--seconds 10]
+             [--forms compact,full] [--if-none-match]
   baseline   [--workflows 200] [--concurrency 20]
   all        every scenario above but sequential; scope options as --seatmap-seconds 20
 common: --url http://127.0.0.1:8080  --report out.json";
@@ -197,12 +201,17 @@ async fn all(args: &Args) -> anyhow::Result<bool> {
         "passed": sellout.passed,
     });
     println!("== summary ==");
-    println!(
-        "seat map: {:.1} req/s, p95 {} ms ({:.4} of /healthz's rate)",
-        seatmap["seatmap"]["rps"].as_f64().unwrap_or(0.0),
-        seatmap["seatmap"]["p95_ms"],
-        seatmap["ratio_seatmap_to_healthz"].as_f64().unwrap_or(0.0),
-    );
+    for (key, form) in [("seatmap", "compact"), ("seatmap_full", "full")] {
+        if seatmap[key].is_null() {
+            continue;
+        }
+        println!(
+            "seat map ({form}, gzip): {:.1} req/s, p95 {} ms ({:.4} of /healthz's rate)",
+            seatmap[key]["rps"].as_f64().unwrap_or(0.0),
+            seatmap[key]["p95_ms"],
+            seatmap[key]["ratio_to_healthz"].as_f64().unwrap_or(0.0),
+        );
+    }
     println!(
         "workflows: baseline {:.1}/s, reservations {:.1}/s (ratio {:.2})",
         baseline["baseline"]["per_second"].as_f64().unwrap_or(0.0),

@@ -1,8 +1,9 @@
-//! Seat-map reads at a fixed concurrency for S seconds, then `/healthz` of the same process
-//! the same way: how far the map is from the cheapest thing the server can answer.
+//! Seat-map reads at a fixed concurrency for S seconds, in each form (compact statuses, then
+//! every seat in full), then `/healthz` of the same process the same way: how far the map is
+//! from the cheapest thing the server can answer. Both ask for gzip, as browsers do.
 
 use crate::{
-    api::{Api, Credentials},
+    api::{Api, Credentials, MapForm},
     report::{self, rate},
     Args,
 };
@@ -45,17 +46,22 @@ pub async fn run(args: &Args) -> anyhow::Result<Value> {
         }
     );
 
+    let forms = parse_forms(&args.text("forms", "compact,full"))?;
     let api = Api::new(&url, concurrency)?;
     let reader = api.create_user("seat map bench").await?;
     let token = api
         .admit(&reader, schedule, Duration::from_secs(120))
         .await?;
-    // One read first, not measured: the first read of a schedule may build its cache.
+    // One read of each form first, not measured: the first read of a schedule builds its
+    // cache, and the answer is checked once (the loop below only counts bytes).
     let warm = Instant::now();
-    let first = api.seat_map(&reader, &token, schedule, None).await;
+    for form in &forms {
+        let first = api.seat_map(&reader, &token, schedule, None, *form).await;
+        anyhow::ensure!(first.status == 200, "seat map: {}", first.text());
+        check_map(&first.json(), *form)?;
+    }
     let warm_up_ms = crate::report::ms(warm.elapsed());
-    anyhow::ensure!(first.status == 200, "seat map: {}", first.text());
-    println!("  first read (not measured): {warm_up_ms} ms");
+    println!("  first reads (not measured): {warm_up_ms} ms");
     let reader = Reader {
         user: reader,
         schedule,
@@ -64,38 +70,42 @@ pub async fn run(args: &Args) -> anyhow::Result<Value> {
     };
 
     let bar = report::progress(
-        seconds * 2,
+        seconds * (forms.len() as u64 + 1),
         "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} s {msg}",
     );
-    bar.set_message("seat map");
-    let map_api = api.with_new_recorder();
-    let bytes = Arc::new(AtomicU64::new(0));
-    let map_seconds = {
-        let (reader, bytes) = (reader.clone(), bytes.clone());
-        closed_loop(&map_api, concurrency, seconds, &bar, move |api| {
-            let (reader, bytes) = (reader.clone(), bytes.clone());
-            async move {
-                let mut etag = None;
-                loop {
-                    let token = reader.token.read().await.clone();
-                    let reply = api
-                        .seat_map(&reader.user, &token, reader.schedule, etag.as_deref())
-                        .await;
-                    bytes.fetch_add(reply.body.len() as u64, Ordering::Relaxed);
-                    if if_none_match && reply.status == 200 {
-                        etag = reply.etag;
-                    }
-                    if reply.status == 401 || reply.status == 403 {
-                        reader.readmit(&api, &token).await;
-                    }
-                    if api.recorder.elapsed() >= Duration::from_secs(seconds) {
-                        return;
+    let mut measured = Vec::new();
+    for form in &forms {
+        bar.set_message(form.endpoint());
+        let form_api = api.with_new_recorder();
+        let bytes = Arc::new(AtomicU64::new(0));
+        let took = {
+            let (reader, bytes, form) = (reader.clone(), bytes.clone(), *form);
+            closed_loop(&form_api, concurrency, seconds, &bar, move |api| {
+                let (reader, bytes) = (reader.clone(), bytes.clone());
+                async move {
+                    let mut etag = None;
+                    loop {
+                        let token = reader.token.read().await.clone();
+                        let reply = api
+                            .seat_map(&reader.user, &token, reader.schedule, etag.as_deref(), form)
+                            .await;
+                        bytes.fetch_add(reply.body.len() as u64, Ordering::Relaxed);
+                        if if_none_match && reply.status == 200 {
+                            etag = reply.etag;
+                        }
+                        if reply.status == 401 || reply.status == 403 {
+                            reader.readmit(&api, &token).await;
+                        }
+                        if api.recorder.elapsed() >= Duration::from_secs(seconds) {
+                            return;
+                        }
                     }
                 }
-            }
-        })
-        .await
-    };
+            })
+            .await
+        };
+        measured.push((*form, form_api, bytes, took));
+    }
     bar.set_message("/healthz");
     let health_api = api.with_new_recorder();
     let health_seconds = closed_loop(&health_api, concurrency, seconds, &bar, |api| async move {
@@ -109,22 +119,11 @@ pub async fn run(args: &Args) -> anyhow::Result<Value> {
         crate::users::end_admission(&settings, schedule).await;
     }
 
-    let map = map_api.recorder.get("seatmap");
     let health = health_api.recorder.get("healthz");
-    let mut map_summary = map.latency.summary(map_seconds);
-    map_summary["statuses"] = json!(map.statuses);
-    map_summary["mean_body_bytes"] =
-        json!(bytes.load(Ordering::Relaxed) / map.latency.count().max(1));
+    let health_rps = rate(health.latency.count(), health_seconds);
     let mut health_summary = health.latency.summary(health_seconds);
     health_summary["statuses"] = json!(health.statuses);
-    let map_rps = rate(map.latency.count(), map_seconds);
-    let health_rps = rate(health.latency.count(), health_seconds);
-    let ratio = if health_rps > 0.0 {
-        (map_rps / health_rps * 10_000.0).round() / 10_000.0
-    } else {
-        0.0
-    };
-    let report = json!({
+    let mut report = json!({
         "scenario": "seatmap",
         "url": url,
         "schedule_id": schedule,
@@ -132,19 +131,43 @@ pub async fn run(args: &Args) -> anyhow::Result<Value> {
         "seconds": seconds,
         "if_none_match": if_none_match,
         "first_read_ms": warm_up_ms,
-        "seatmap": map_summary,
         "healthz": health_summary,
-        "ratio_seatmap_to_healthz": ratio,
     });
-    println!(
-        "  seat map: {:.1} req/s, p50 {} / p95 {} / p99 {} ms, {} bytes each, statuses {}",
-        map_rps,
-        report["seatmap"]["p50_ms"],
-        report["seatmap"]["p95_ms"],
-        report["seatmap"]["p99_ms"],
-        report["seatmap"]["mean_body_bytes"],
-        report["seatmap"]["statuses"],
-    );
+    for (form, form_api, bytes, took) in measured {
+        let map = form_api.recorder.get(form.endpoint());
+        let map_rps = rate(map.latency.count(), took);
+        let ratio = if health_rps > 0.0 {
+            (map_rps / health_rps * 10_000.0).round() / 10_000.0
+        } else {
+            0.0
+        };
+        let mut summary = map.latency.summary(took);
+        summary["statuses"] = json!(map.statuses);
+        summary["mean_body_bytes"] =
+            json!(bytes.load(Ordering::Relaxed) / map.latency.count().max(1));
+        summary["ratio_to_healthz"] = json!(ratio);
+        let p95 = summary["p95_ms"].as_f64().unwrap_or(f64::MAX);
+        let met = p95 <= GOAL_P95_MS && ratio >= GOAL_RATIO;
+        summary["goal_met"] = json!(met);
+        println!(
+            "  seat map ({}): {:.1} req/s, p50 {} / p95 {} / p99 {} ms, {} bytes each (gzip), statuses {}",
+            form.name(),
+            map_rps,
+            summary["p50_ms"],
+            summary["p95_ms"],
+            summary["p99_ms"],
+            summary["mean_body_bytes"],
+            summary["statuses"],
+        );
+        println!(
+            "    / healthz throughput: {ratio:.4}; goal p95 <= {GOAL_P95_MS} ms and ratio >= {GOAL_RATIO}: {}",
+            if met { "met" } else { "NOT met" }
+        );
+        report[form.endpoint()] = summary;
+        if form == MapForm::Compact {
+            report["ratio_seatmap_to_healthz"] = json!(ratio);
+        }
+    }
     println!(
         "  /healthz: {:.1} req/s, p50 {} / p95 {} / p99 {} ms",
         health_rps,
@@ -152,8 +175,35 @@ pub async fn run(args: &Args) -> anyhow::Result<Value> {
         report["healthz"]["p95_ms"],
         report["healthz"]["p99_ms"],
     );
-    println!("  seat map / healthz throughput: {ratio:.4}");
     Ok(report)
+}
+
+const GOAL_P95_MS: f64 = 50.0;
+const GOAL_RATIO: f64 = 0.5;
+
+fn parse_forms(text: &str) -> anyhow::Result<Vec<MapForm>> {
+    text.split(',')
+        .map(|f| match f.trim() {
+            "compact" => Ok(MapForm::Compact),
+            "full" => Ok(MapForm::Full),
+            other => anyhow::bail!("--forms: '{other}' is neither compact nor full"),
+        })
+        .collect()
+}
+
+/// The first answer of a form really is a whole map.
+fn check_map(body: &Value, form: MapForm) -> anyhow::Result<()> {
+    let total = body["available_seats"].as_u64();
+    let seats = match form {
+        MapForm::Compact => body["statuses"].as_str().map(|s| s.len()),
+        MapForm::Full => body["seats"].as_array().map(Vec::len),
+    };
+    anyhow::ensure!(
+        total.is_some() && seats.is_some_and(|n| n > 0),
+        "not a {form:?} seat map: {}",
+        body.to_string().chars().take(200).collect::<String>()
+    );
+    Ok(())
 }
 
 /// The admitted reader every worker shares; re-admitted once when its turn ends.

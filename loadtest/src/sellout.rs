@@ -32,6 +32,8 @@ pub async fn run(args: &Args) -> anyhow::Result<SelloutOutcome> {
     let concurrency = args.number("concurrency", 256)? as usize;
     let think_ms = args.number("think-ms", 500)?;
     let poll_ms = args.number("poll-ms", 1000)?.max(50);
+    // Far back in a long line a buyer polls less often (about half its ETA, up to this).
+    let poll_max_ms = args.number("poll-max-ms", 10_000)?;
     let ramp = Duration::from_secs(args.number("ramp-seconds", 10)?);
     let front_share = args.float("front-share", 0.7)?;
     let fast_users = args.flag("fast-users", true)?;
@@ -42,13 +44,9 @@ pub async fn run(args: &Args) -> anyhow::Result<SelloutOutcome> {
     let pool = seatline_storage::connect(&settings.database_url, 4).await?;
     let (_, schedule) = seatline_storage::demo::create_isolated_schedule(&pool, rows, cols).await?;
     let schedule_id = schedule.as_uuid();
-    let layout = Layout::new(
-        seatline_storage::catalog::seat_map(&pool, schedule)
-            .await?
-            .into_iter()
-            .map(|s| (s.seat_id, s.row))
-            .collect(),
-    );
+    let api = Api::new(&url, concurrency)?;
+    // Fetched once, as a browser caches it: buyers then read only the compact statuses.
+    let layout = Layout::new(api.seat_layout(schedule_id).await?);
     let seats = layout.len() as i64;
     println!(
         "sellout: {user_count} buyers for {seats} seats ({rows} x {cols}) of schedule {schedule_id}; \
@@ -56,7 +54,6 @@ pub async fn run(args: &Args) -> anyhow::Result<SelloutOutcome> {
         hold.as_secs()
     );
 
-    let api = Api::new(&url, concurrency)?;
     let made = Instant::now();
     let buyers = if fast_users {
         users::insert_fast(&pool, &settings.auth_secret, user_count, "sellout buyer").await?
@@ -81,6 +78,7 @@ pub async fn run(args: &Args) -> anyhow::Result<SelloutOutcome> {
         front_share,
         think_ms,
         poll_ms,
+        poll_max_ms,
         must_charge: !fast_users,
         stop: Default::default(),
         tally: Default::default(),

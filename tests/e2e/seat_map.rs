@@ -169,6 +169,25 @@ async fn the_seat_map_has_an_etag_a_compact_form_and_a_static_layout() {
     let held_at = order.iter().position(|id| *id == seats[0]).unwrap();
     assert_eq!(letters.as_bytes()[held_at], b'H', "{letters}");
     assert_eq!(letters.matches('A').count(), 11);
+
+    // Clients that accept gzip get the same compact answer compressed.
+    let zipped = app
+        .api
+        .http
+        .get(format!("{}{path}?format=compact", app.api.base))
+        .bearer_auth(&reader.token)
+        .header("x-queue-token", &queue)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    let body = zipped.bytes().await.unwrap();
+    let mut unzipped = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut unzipped)
+        .unwrap();
+    let unzipped: serde_json::Value = serde_json::from_str(&unzipped).unwrap();
+    assert_eq!(unzipped["statuses"], compact["statuses"]);
 }
 
 /// Redis loses a schedule's data: the pre-check rebuilds from PostgreSQL and nothing is sold twice.

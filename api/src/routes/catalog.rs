@@ -79,25 +79,23 @@ pub async fn seat_map(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let (plain, gzip) = match compact {
+        true => (rendered.compact, rendered.compact_gzip),
+        false => (rendered.json, rendered.gzip),
+    };
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
-    } else if compact {
-        (
-            [(header::CONTENT_TYPE, "application/json")],
-            rendered.compact,
-        )
-            .into_response()
     } else if accepts_gzip(&headers) {
         (
             [
                 (header::CONTENT_TYPE, "application/json"),
                 (header::CONTENT_ENCODING, "gzip"),
             ],
-            rendered.gzip,
+            gzip,
         )
             .into_response()
     } else {
-        ([(header::CONTENT_TYPE, "application/json")], rendered.json).into_response()
+        ([(header::CONTENT_TYPE, "application/json")], plain).into_response()
     };
     let h = response.headers_mut();
     h.insert(header::ETAG, HeaderValue::from_str(&etag).expect("ascii"));
