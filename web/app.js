@@ -55,7 +55,7 @@ const DICT = {
     err_BOOKING_CLOSED: '지금은 이 일정의 예매 기간이 아닙니다.', err_ALREADY_CONFIRMED: '이미 결제가 완료된 예매입니다.',
     err_NOT_FOUND: '찾을 수 없습니다. 이미 정리되었을 수 있습니다.', err_VALIDATION_FAILED: '입력 내용을 확인해 주세요.',
     err_BALANCE_LIMIT_EXCEEDED: '잔액 한도를 넘어 충전할 수 없습니다.', err_UNKNOWN_SEATS: '이 공연에 없는 좌석입니다.',
-    err_RATE_LIMITED: '요청이 너무 많습니다. 잠시 후 다시 시도해 주세요.', err_IDEMPOTENCY_CONFLICT: '같은 요청이 다른 내용으로 이미 처리되었습니다. 새로 고친 뒤 다시 시도해 주세요.',
+    err_RATE_LIMITED: '요청이 너무 많습니다. 잠시 후 다시 시도해 주세요.', err_BUSY: '지금 예매가 몰리고 있어 좌석을 잡지 못했습니다. 잠시 후 다시 시도해 주세요.', err_IDEMPOTENCY_CONFLICT: '같은 요청이 다른 내용으로 이미 처리되었습니다. 새로 고친 뒤 다시 시도해 주세요.',
     err_PAYMENT_FAILED: '결제를 처리하지 못했습니다. 다시 시도해 주세요.', err_SOLD_OUT: '매진되었습니다.', err_QUEUE_PAUSED: '입장이 잠시 중단되었습니다. 잠시만 기다려 주세요.',
   },
   en: {
@@ -103,7 +103,7 @@ const DICT = {
     err_BOOKING_CLOSED: 'Booking is not open for this date right now.', err_ALREADY_CONFIRMED: 'This reservation is already paid.',
     err_NOT_FOUND: 'Not found; it may have been removed.', err_VALIDATION_FAILED: 'Please check what you entered.',
     err_BALANCE_LIMIT_EXCEEDED: 'This top-up would exceed the balance limit.', err_UNKNOWN_SEATS: 'These seats are not part of this show.',
-    err_RATE_LIMITED: 'Too many requests. Please try again in a moment.', err_IDEMPOTENCY_CONFLICT: 'This request was already made with different details. Please reload and try again.',
+    err_RATE_LIMITED: 'Too many requests. Please try again in a moment.', err_BUSY: 'Very busy right now: the seats were not held. Please try again in a moment.', err_IDEMPOTENCY_CONFLICT: 'This request was already made with different details. Please reload and try again.',
     err_PAYMENT_FAILED: 'The payment could not be processed. Please try again.', err_SOLD_OUT: 'Sold out.', err_QUEUE_PAUSED: 'Admission is paused for a moment. Please wait.',
   },
 };
@@ -218,7 +218,7 @@ function announce(msg) { const el = document.getElementById('sr-live'); el.textC
 function handleError(e, retry) {
   if (!(e instanceof ApiError)) { console.error(e); banner(t('errServer'), { kind: 'error', code: 'CLIENT', retry }); return; }
   if (e.network || e.status >= 500 || e.status === 429) {
-    banner(t(e.network ? 'errNetwork' : e.status === 429 ? 'err_RATE_LIMITED' : 'errServer'), { kind: 'error', code: e.network ? 'NETWORK' : e.code, retry });
+    banner(t(e.network ? 'errNetwork' : e.status === 429 ? 'err_RATE_LIMITED' : e.code === 'BUSY' ? 'err_BUSY' : 'errServer'), { kind: 'error', code: e.network ? 'NETWORK' : e.code, retry });
     return;
   }
   const sid = S.scheduleId;

@@ -13,20 +13,22 @@ type HmacSha256 = Hmac<Sha256>;
 
 #[derive(Clone)]
 pub struct TokenSigner {
-    secret: Arc<Vec<u8>>,
+    /// Keyed once: every check starts from a copy instead of hashing the key again.
+    keyed: Arc<HmacSha256>,
 }
 
 impl TokenSigner {
     pub fn new(secret: &str) -> Self {
+        let mut keyed =
+            HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
+        keyed.update(b"seatline-user:");
         Self {
-            secret: Arc::new(secret.as_bytes().to_vec()),
+            keyed: Arc::new(keyed),
         }
     }
 
     fn mac(&self, user: UserId) -> HmacSha256 {
-        let mut mac =
-            HmacSha256::new_from_slice(&self.secret).expect("HMAC accepts keys of any length");
-        mac.update(b"seatline-user:");
+        let mut mac = (*self.keyed).clone();
         mac.update(user.as_uuid().as_bytes());
         mac
     }

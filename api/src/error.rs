@@ -52,11 +52,16 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still being processed")]
     IdempotencyInProgress,
+    #[error("too many holds are being placed right now; nothing was held, try again in a moment")]
+    Busy,
     #[error("a dependency is unavailable, try again")]
     Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
+
+/// What a BUSY answer tells the client to wait before trying again.
+const BUSY_RETRY_AFTER_SECONDS: u64 = 1;
 
 impl ApiError {
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
@@ -131,6 +136,11 @@ impl ApiError {
                 "WRONG_TOKEN_TURN",
                 json!({ "position": position, "sold_out": sold_out }),
             ),
+            Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "BUSY",
+                json!({ "retry_after_seconds": BUSY_RETRY_AFTER_SECONDS }),
+            ),
             Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "SERVICE_UNAVAILABLE",
@@ -152,7 +162,14 @@ impl IntoResponse for ApiError {
         let body = json!({
             "error": { "code": code, "message": self.to_string(), "details": details }
         });
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if matches!(self, ApiError::Busy) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(BUSY_RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }
 
@@ -187,3 +204,15 @@ impl From<sqlx::Error> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_is_a_503_that_says_when_to_try_again() {
+        let response = ApiError::Busy.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[axum::http::header::RETRY_AFTER], "1");
+    }
+}

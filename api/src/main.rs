@@ -1,6 +1,11 @@
 use seatline_api::Application;
 use seatline_config::Settings;
 
+// Requests allocate many small short-lived buffers; mimalloc serves them with less
+// contention and fragmentation than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     seatline_config::init_tracing("info,temporalio_sdk_core=warn,sqlx=warn");

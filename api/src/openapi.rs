@@ -65,6 +65,7 @@ pub fn document() -> Value {
                     "seat_ids": { "type": "array", "items": { "type": "integer" }, "minItems": 1, "maxItems": 4 } } })),
                 "responses": { "201": { "description": "held", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Reservation" } } } },
                                "409": error_response("SEAT_UNAVAILABLE (details.seat_ids) or BOOKING_CLOSED"),
+                               "503": error_response("BUSY: too many holds in flight; nothing was held, retry after Retry-After seconds"),
                                "422": error_response("VALIDATION_FAILED or UNKNOWN_SEATS"),
                                "401": error_response("missing or invalid token") } } },
             "/api/v1/reservations/{id}": { "get": {

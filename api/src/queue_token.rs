@@ -28,22 +28,24 @@ pub enum TokenError {
 
 #[derive(Clone)]
 pub struct QueueTokenSigner {
-    secret: Arc<Vec<u8>>,
+    /// Keyed once: every check starts from a copy instead of hashing the key again.
+    keyed: Arc<HmacSha256>,
 }
 
 const PAYLOAD_LEN: usize = 16 + 16 + 8 + 8;
 
 impl QueueTokenSigner {
     pub fn new(secret: &str) -> Self {
+        let mut keyed =
+            HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
+        keyed.update(b"seatline-queue:");
         Self {
-            secret: Arc::new(secret.as_bytes().to_vec()),
+            keyed: Arc::new(keyed),
         }
     }
 
     fn mac(&self, payload: &[u8]) -> HmacSha256 {
-        let mut mac =
-            HmacSha256::new_from_slice(&self.secret).expect("HMAC accepts keys of any length");
-        mac.update(b"seatline-queue:");
+        let mut mac = (*self.keyed).clone();
         mac.update(payload);
         mac
     }

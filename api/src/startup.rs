@@ -1,6 +1,11 @@
 use crate::{
-    auth::TokenSigner, error::ApiError, http_metrics, idempotency, queue_token::QueueTokenSigner,
-    routes, state::AppState, temporal,
+    auth::TokenSigner,
+    error::ApiError,
+    http_metrics, idempotency,
+    queue_token::QueueTokenSigner,
+    routes,
+    state::{AppState, Shared},
+    temporal,
 };
 use anyhow::Context;
 use axum::{
@@ -50,7 +55,7 @@ impl Application {
             .context("HTTP client")?;
         let seat_maps = crate::seat_map::SeatMaps::new(pool.clone(), redis.clone());
         seat_maps.spawn_followers(settings.redis_url.clone());
-        let state = AppState {
+        let state = AppState::new(Shared {
             seat_maps,
             pool,
             redis,
@@ -60,8 +65,9 @@ impl Application {
             public_url: Arc::new(public_url),
             queue_tokens: QueueTokenSigner::new(&settings.queue_token_secret),
             admission_started: Default::default(),
+            hold_slots: tokio::sync::Semaphore::new(settings.holds_in_flight),
             settings: Arc::new(settings),
-        };
+        });
         idempotency::spawn_purge(state.clone());
         Ok(Self {
             port,

@@ -1,15 +1,35 @@
+use crate::{auth::TokenSigner, queue_token::QueueTokenSigner};
 use redis::aio::ConnectionManager;
 use seatline_config::Settings;
+use seatline_domain::ScheduleId;
 use seatline_storage::Pool;
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    ops::Deref,
+    sync::{Arc, Mutex},
+};
 use temporalio_client::Client;
 
-use crate::{auth::TokenSigner, queue_token::QueueTokenSigner};
-use seatline_domain::ScheduleId;
-use std::{collections::HashMap, sync::Mutex};
-
+/// What every handler shares. Handlers clone it once or more per request, so it is one `Arc`:
+/// a clone is one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub pool: Pool,
     pub redis: ConnectionManager,
     pub temporal: Client,
@@ -22,5 +42,7 @@ pub struct AppState {
     pub public_url: Arc<String>,
     pub queue_tokens: QueueTokenSigner,
     /// When this process last made sure each schedule's admission controller runs.
-    pub admission_started: Arc<Mutex<HashMap<ScheduleId, std::time::Instant>>>,
+    pub admission_started: Mutex<HashMap<ScheduleId, std::time::Instant>>,
+    /// Slots for holds waiting on Temporal (`HOLDS_IN_FLIGHT`).
+    pub hold_slots: tokio::sync::Semaphore,
 }

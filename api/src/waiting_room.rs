@@ -115,6 +115,12 @@ pub async fn require_turn(
     }
     let mut redis = state.redis.clone();
     let now = Utc::now().timestamp_millis();
+    if waiting_room::active_turn_ends(&mut redis, schedule, user, now)
+        .await?
+        .is_some()
+    {
+        return Ok(claims);
+    }
     match waiting_room::standing(&mut redis, schedule, user, claims.seq, now).await? {
         Standing::Active { .. } => Ok(claims),
         Standing::Waiting {

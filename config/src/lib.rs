@@ -50,6 +50,10 @@ pub struct Settings {
     pub admission_tick_ms: u64,
     /// `QUEUE_TURN_SECONDS`: how long an admitted user's turn lasts (longer while holding).
     pub queue_turn_seconds: u64,
+    /// `HOLDS_IN_FLIGHT`: holds one API process puts to Temporal at once. Beyond that a
+    /// winner waits up to a second for a slot, then gets 503 BUSY, so an overloaded Temporal
+    /// answers buyers in seconds instead of queueing them for minutes.
+    pub holds_in_flight: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +114,7 @@ impl Settings {
             admission_active_cap: number("ADMISSION_ACTIVE_CAP", 1_000)?,
             admission_tick_ms: number("ADMISSION_TICK_MS", 1_000)?,
             queue_turn_seconds: number("QUEUE_TURN_SECONDS", 600)?,
+            holds_in_flight: number("HOLDS_IN_FLIGHT", 16)?.max(1) as usize,
         })
     }
 }

@@ -210,6 +210,8 @@ pub struct Tally {
     pub holds_won: AtomicU64,
     pub holds_lost: AtomicU64,
     pub holds_failed: AtomicU64,
+    /// 503 BUSY: the API had too many holds in flight; not counted as attempts.
+    pub holds_busy: AtomicU64,
     pub rejoins: AtomicU64,
     pub abandoned: AtomicU64,
     pub paid: AtomicU64,
@@ -453,9 +455,16 @@ async fn buy(
             stale = true;
             continue;
         }
-        Tally::add(&shop.tally.hold_attempts);
         let reply = shop.api.hold(user, token, shop.schedule, &seats).await;
-        match (reply.status, reply.code().as_str()) {
+        let code = reply.code();
+        if (reply.status, code.as_str()) == (503, "BUSY") {
+            // Nothing was held; a person would wait the second it asks and click again.
+            Tally::add(&shop.tally.holds_busy);
+            shop.pause(1000, rng).await;
+            continue;
+        }
+        Tally::add(&shop.tally.hold_attempts);
+        match (reply.status, code.as_str()) {
             (201, _) => {
                 Tally::add(&shop.tally.holds_won);
                 break reply.json();

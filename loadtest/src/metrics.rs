@@ -29,6 +29,8 @@ pub struct HoldCounters {
     pub workflows_started: f64,
     pub rejected_precheck: f64,
     pub rejected_database: f64,
+    /// Pre-check winners sent back with 503 BUSY: no workflow, nothing held.
+    pub rejected_busy: f64,
     pub won: f64,
 }
 
@@ -38,6 +40,7 @@ impl HoldCounters {
             workflows_started: sum(text, "reservation_workflows_started_total", &[]),
             rejected_precheck: sum(text, "holds_rejected_total", &[("stage", "precheck")]),
             rejected_database: sum(text, "holds_rejected_total", &[("stage", "database")]),
+            rejected_busy: sum(text, "holds_rejected_total", &[("stage", "busy")]),
             won: sum(text, "holds_won_total", &[]),
         }
     }
@@ -47,6 +50,7 @@ impl HoldCounters {
             workflows_started: self.workflows_started - before.workflows_started,
             rejected_precheck: self.rejected_precheck - before.rejected_precheck,
             rejected_database: self.rejected_database - before.rejected_database,
+            rejected_busy: self.rejected_busy - before.rejected_busy,
             won: self.won - before.won,
         }
     }

@@ -202,6 +202,7 @@ pub async fn run(args: &Args) -> anyhow::Result<SelloutOutcome> {
             "won": t.holds_won.load(Ordering::Relaxed),
             "lost": t.holds_lost.load(Ordering::Relaxed),
             "failed": t.holds_failed.load(Ordering::Relaxed),
+            "busy": t.holds_busy.load(Ordering::Relaxed),
             "abandoned": t.abandoned.load(Ordering::Relaxed),
             "paid": t.paid.load(Ordering::Relaxed),
             "seats_paid": t.seats_paid.load(Ordering::Relaxed),
@@ -216,6 +217,7 @@ pub async fn run(args: &Args) -> anyhow::Result<SelloutOutcome> {
             "share_answered_without_a_workflow": if attempts == 0 { 0.0 } else { ((1.0 - share_started) * 10_000.0).round() / 10_000.0 },
             "rejected_precheck": delta.rejected_precheck,
             "rejected_database": delta.rejected_database,
+            "rejected_busy": delta.rejected_busy,
             "won": delta.won,
             "note": "deltas of this API process's /metrics; other clients of it add to them",
         },
@@ -246,8 +248,8 @@ fn print_summary(report: &Value, checks: &[invariants::Check]) {
     let h = &report["holds"];
     let w = &report["workflows"];
     println!(
-        "  holds: {} attempts, {} won, {} lost, {} failed; {} abandoned, {} paid ({} seats)",
-        h["attempts"], h["won"], h["lost"], h["failed"], h["abandoned"], h["paid"], h["seats_paid"]
+        "  holds: {} attempts, {} won, {} lost, {} failed; {} abandoned, {} paid ({} seats); {} answered BUSY (not attempts)",
+        h["attempts"], h["won"], h["lost"], h["failed"], h["abandoned"], h["paid"], h["seats_paid"], h["busy"]
     );
     println!(
         "  payments refused as expired: {} sent after the deadline, {} sent more than 1 s before it; client-side wait for a request slot: {}",

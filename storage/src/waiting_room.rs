@@ -21,8 +21,12 @@ struct Keys {
 }
 
 impl Keys {
+    fn key(schedule: ScheduleId, name: &str) -> String {
+        format!("wr:{{{schedule}}}:{name}")
+    }
+
     fn of(schedule: ScheduleId) -> Self {
-        let k = |name: &str| format!("wr:{{{schedule}}}:{name}");
+        let k = |name: &str| Self::key(schedule, name);
         Self {
             line: k("line"),
             members: k("members"),
@@ -82,6 +86,23 @@ pub async fn join(
         .arg(now_ms)
         .invoke_async(redis)
         .await
+}
+
+/// When `user`'s turn ends, if they have an active turn that has not ended by `now_ms`. One
+/// command: the gate's common case, a buyer whose turn it is, needs no more.
+#[tracing::instrument(level = "debug", skip(redis), fields(user_id = %user))]
+pub async fn active_turn_ends(
+    redis: &mut ConnectionManager,
+    schedule: ScheduleId,
+    user: UserId,
+    now_ms: i64,
+) -> redis::RedisResult<Option<i64>> {
+    let ends: Option<f64> = redis::cmd("ZSCORE")
+        .arg(Keys::key(schedule, "active"))
+        .arg(user.to_string())
+        .query_async(redis)
+        .await?;
+    Ok(ends.map(|e| e as i64).filter(|e| *e > now_ms))
 }
 
 /// Where `user`, who joined at `seq`, stands now. O(1): it reads the serving counter, the

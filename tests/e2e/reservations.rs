@@ -309,3 +309,59 @@ async fn two_apis_and_two_workers_keep_every_guarantee() {
             .unwrap();
     assert!(sold.iter().all(|s| s == "SOLD"), "{sold:?}");
 }
+
+/// Past `HOLDS_IN_FLIGHT` holds waiting on Temporal, a winner is told 503 BUSY within about a
+/// second, keeps nothing, and can hold the same seat when it asks again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_holds_in_flight_limit_buyers_hear_busy_and_nothing_is_kept() {
+    let mut settings = settings(300);
+    settings.holds_in_flight = 1;
+    let app = TestApp::spawn_with(settings).await;
+    let (schedule, seats) = app.schedule(4, 10).await;
+    let buyers = app.api.users(40).await;
+    join_all(buyers.iter().map(|b| app.api.admit(b, schedule))).await;
+
+    // Forty buyers, forty different seats: every one wins the pre-check.
+    let replies = join_all(
+        buyers
+            .iter()
+            .zip(&seats)
+            .map(|(b, seat)| app.api.hold(b, schedule, std::slice::from_ref(seat))),
+    )
+    .await;
+    let won: Vec<usize> = (0..40).filter(|i| replies[*i].status == 201).collect();
+    let busy: Vec<usize> = (0..40).filter(|i| replies[*i].status == 503).collect();
+    assert_eq!(won.len() + busy.len(), 40, "only 201 or 503 BUSY");
+    assert!(
+        !won.is_empty() && !busy.is_empty(),
+        "won {won:?}, busy {busy:?}"
+    );
+    for i in &busy {
+        replies[*i].assert_error(503, "BUSY");
+        assert_eq!(
+            replies[*i].body["error"]["details"]["retry_after_seconds"],
+            1
+        );
+    }
+    let live_claims = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM reservation_seats WHERE schedule_id = $1 AND released_at IS NULL",
+        )
+        .bind(schedule.as_uuid())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(
+        live_claims().await,
+        won.len() as i64,
+        "BUSY holds kept nothing"
+    );
+
+    // Their seats were not kept in the pre-check either: asking again, one at a time, wins.
+    for i in busy.iter().take(3) {
+        let again = app.api.hold(&buyers[*i], schedule, &[seats[*i]]).await;
+        assert_eq!(again.status, 201, "{}", again.body);
+    }
+    assert_eq!(live_claims().await, won.len() as i64 + 3);
+}

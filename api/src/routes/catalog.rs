@@ -7,8 +7,8 @@ use crate::{
     waiting_room::{require_turn, QueueTokenHeader},
 };
 use axum::{
-    extract::{Query, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    extract::{FromRequestParts, Query, State},
+    http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
     response::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
@@ -63,7 +63,7 @@ pub async fn seat_map(
     QueueTokenHeader(token): QueueTokenHeader,
     IdPath(id): IdPath,
     Query(query): Query<SeatMapQuery>,
-    headers: HeaderMap,
+    conditions: ReadConditions,
 ) -> ApiResult<Response> {
     let schedule = ScheduleId::from(id);
     let map = schedule_map(&state, schedule).await?;
@@ -75,8 +75,9 @@ pub async fn seat_map(
         if compact { "c" } else { "f" },
         rendered.version
     );
-    let not_modified = headers
-        .get(header::IF_NONE_MATCH)
+    let not_modified = conditions
+        .if_none_match
+        .as_ref()
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
     let (plain, gzip) = match compact {
@@ -85,7 +86,7 @@ pub async fn seat_map(
     };
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
-    } else if accepts_gzip(&headers) {
+    } else if conditions.gzip {
         (
             [
                 (header::CONTENT_TYPE, "application/json"),
@@ -107,11 +108,26 @@ pub async fn seat_map(
     Ok(response)
 }
 
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")))
+/// The two request headers the seat map answers to, taken without copying the whole header
+/// map (the seat map is the most read endpoint).
+pub struct ReadConditions {
+    if_none_match: Option<HeaderValue>,
+    gzip: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ReadConditions {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let headers = &parts.headers;
+        Ok(Self {
+            if_none_match: headers.get(header::IF_NONE_MATCH).cloned(),
+            gzip: headers
+                .get(header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip"))),
+        })
+    }
 }
 
 /// The static layout of a schedule's hall; it never changes, so it is cached forever.

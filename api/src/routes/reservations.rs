@@ -22,6 +22,8 @@ use seatline_storage::{
 
 /// How long a pre-check claim keeps a seat for a hold that is still being decided.
 const CLAIM_MS: i64 = 15_000;
+/// How long a pre-check winner waits for one of the `HOLDS_IN_FLIGHT` slots.
+const HOLD_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 use seatline_workflows::{ReservationWorkflow, RESERVATION_STATUS, SCHEDULE_ID, USER_ID};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -92,6 +94,15 @@ pub async fn hold(
         metrics::counter!("holds_rejected_total", "stage" => "precheck").increment(1);
         return Err(ApiError::SeatUnavailable { seat_ids: taken });
     }
+    // A winner of the pre-check needs a workflow. Temporal decides only so many holds a
+    // second; more in flight would only make every buyer wait longer, so past the limit the
+    // claim is given back and the buyer told to try again.
+    let slot = tokio::time::timeout(HOLD_SLOT_WAIT, state.hold_slots.acquire()).await;
+    let Ok(Ok(_slot)) = slot else {
+        seat_cache::release_claims(&mut redis, schedule, &wanted, reservation.as_uuid()).await?;
+        metrics::counter!("holds_rejected_total", "stage" => "busy").increment(1);
+        return Err(ApiError::Busy);
+    };
 
     let input = ReservationInput {
         reservation_id: reservation.to_string(),
