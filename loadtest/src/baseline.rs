@@ -313,7 +313,15 @@ async fn hold_and_pay(
     schedule: uuid::Uuid,
     seat: i64,
 ) -> bool {
-    let held = api.hold(user, token, schedule, &[seat]).await;
+    let held = loop {
+        let held = api.hold(user, token, schedule, &[seat]).await;
+        // BUSY: more holds in flight than the API allows; nothing was held, ask again.
+        if held.status == 503 && held.code() == "BUSY" {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        }
+        break held;
+    };
     if held.status != 201 {
         return false;
     }
