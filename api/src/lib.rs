@@ -1,6 +1,7 @@
 //! The Seatline HTTP API. `Application::build` is what `main` and the tests both start.
 
 pub mod auth;
+mod catalog_cache;
 pub mod error;
 mod extract;
 mod http_metrics;

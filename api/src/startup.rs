@@ -65,6 +65,7 @@ impl Application {
             public_url: Arc::new(public_url),
             queue_tokens: QueueTokenSigner::new(&settings.queue_token_secret),
             admission_started: Default::default(),
+            catalog: Default::default(),
             hold_slots: tokio::sync::Semaphore::new(settings.holds_in_flight),
             settings: Arc::new(settings),
         });

@@ -36,6 +36,7 @@ pub struct Shared {
     pub settings: Arc<Settings>,
     pub tokens: TokenSigner,
     pub seat_maps: crate::seat_map::SeatMaps,
+    pub catalog: crate::catalog_cache::CatalogCache,
     /// For calls to the payment provider.
     pub http: reqwest::Client,
     /// How the provider and browsers reach this API.

@@ -69,4 +69,14 @@ async fn concerts_and_schedules_show_remaining_seats() {
     assert_eq!(s["total_seats"], 6);
     assert_eq!(s["available_seats"], 4);
     assert!(s["booking_opens_at"].is_string() && s["booking_closes_at"].is_string());
+
+    // The lists are cached, for a second at most: another hold shows within that.
+    let other = api.user("Other").await;
+    assert_eq!(api.hold(&other, schedule, &seats[2..3]).await.status, 201);
+    let path = format!("/api/v1/concerts/{concert}/schedules");
+    let took = eventually(std::time::Duration::from_secs(3), || async {
+        api.get(&path, &buyer.token).await.body["schedules"][0]["available_seats"] == 3
+    })
+    .await;
+    assert!(took < std::time::Duration::from_millis(1_500), "{took:?}");
 }

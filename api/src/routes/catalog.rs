@@ -1,5 +1,6 @@
 use crate::{
     auth::AuthUser,
+    catalog_cache::Listing,
     error::{ApiError, ApiResult},
     extract::IdPath,
     seat_map::ScheduleMap,
@@ -13,8 +14,8 @@ use axum::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
     },
-    Json,
 };
+use bytes::Bytes;
 use futures::Stream;
 use seatline_domain::{ConcertId, ScheduleId};
 use seatline_storage::catalog;
@@ -23,21 +24,44 @@ use serde_json::{json, Value};
 use std::{convert::Infallible, sync::Arc};
 use tokio::sync::broadcast::error::RecvError;
 
-pub async fn list_concerts(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let concerts = catalog::list_concerts(&state.pool).await?;
-    Ok(Json(json!({ "concerts": concerts })))
+/// Concerts, from this process' catalog cache (at most a second old).
+pub async fn list_concerts(State(state): State<AppState>) -> ApiResult<Response> {
+    let body = state
+        .catalog
+        .get(Listing::Concerts, || async {
+            let concerts = catalog::list_concerts(&state.pool).await?;
+            Ok::<_, ApiError>(Some(json_bytes(&json!({ "concerts": concerts }))))
+        })
+        .await?;
+    Ok(json_response(body.unwrap_or_default()))
 }
 
+/// A concert's schedules with their remaining seats, from the catalog cache (at most a
+/// second old).
 pub async fn list_schedules(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let concert = ConcertId::from(id);
-    if !catalog::concert_exists(&state.pool, concert).await? {
-        return Err(ApiError::NotFound("concert"));
-    }
-    let schedules = catalog::list_schedules(&state.pool, concert).await?;
-    Ok(Json(json!({ "schedules": schedules })))
+    let body = state
+        .catalog
+        .get(Listing::Schedules(concert), || async {
+            if !catalog::concert_exists(&state.pool, concert).await? {
+                return Ok::<_, ApiError>(None);
+            }
+            let schedules = catalog::list_schedules(&state.pool, concert).await?;
+            Ok(Some(json_bytes(&json!({ "schedules": schedules }))))
+        })
+        .await?;
+    body.map(json_response).ok_or(ApiError::NotFound("concert"))
+}
+
+fn json_bytes(value: &Value) -> Bytes {
+    Bytes::from(value.to_string())
+}
+
+fn json_response(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// The schedule's map from this process' memory, or 404.
