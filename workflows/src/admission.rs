@@ -7,13 +7,33 @@
 use crate::{activities::ReservationActivities, reservation::retried_forever};
 use seatline_proto::{AdmissionInput, AdmissionStatus, AdmitBatchInput, AdmitBatchOutcome};
 use std::time::Duration;
+use temporalio_common::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
-    ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
+    ContinueAsNewOptions, LocalActivityOptions, SyncWorkflowContext, WorkflowContext,
+    WorkflowContextView, WorkflowResult,
 };
 
 /// Ticks per run before continuing as new.
 const TICKS_PER_RUN: u32 = 500;
+
+/// Runs from before this marker keep their activity steps when they replay.
+const LOCAL_ADMISSION_STEP: &str = "local-admission-step";
+
+/// The admission step (one Redis script, milliseconds) runs as a local activity: inside the
+/// workflow task, so a tick costs the Temporal server one workflow task instead of a workflow
+/// task, an activity task and another workflow task. Retried until it succeeds.
+fn local_step_options() -> LocalActivityOptions {
+    LocalActivityOptions::builder()
+        .start_to_close_timeout(Duration::from_secs(5))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_millis(200))
+                .maximum_interval(Duration::from_secs(5))
+                .build(),
+        )
+        .build()
+}
 
 #[workflow]
 pub struct AdmissionWorkflow {
@@ -46,11 +66,19 @@ impl AdmissionWorkflow {
                 turn_seconds: s.input.turn_seconds,
                 measured_rate: s.input.measured_rate,
             });
-            let options = retried_forever(Duration::from_secs(5), Duration::from_secs(5));
-            if let Ok(step) = ctx
-                .execute_activity(ReservationActivities::admit_batch, request, options)
+            let step = if ctx.patched(LOCAL_ADMISSION_STEP) {
+                ctx.execute_local_activity(
+                    ReservationActivities::admit_batch,
+                    request,
+                    local_step_options(),
+                )
                 .await
-            {
+            } else {
+                let options = retried_forever(Duration::from_secs(5), Duration::from_secs(5));
+                ctx.execute_activity(ReservationActivities::admit_batch, request, options)
+                    .await
+            };
+            if let Ok(step) = step {
                 let rate = step.admitted as f64 / tick.as_secs_f64();
                 ctx.state_mut(|s| {
                     if step.waiting > 0 || step.admitted > 0 {
