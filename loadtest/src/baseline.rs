@@ -237,16 +237,7 @@ async fn run_reservations(
     bar: &indicatif::ProgressBar,
 ) -> anyhow::Result<ReservationRun> {
     let pool = seatline_storage::connect(&settings.database_url, 2).await?;
-    let cols = 50usize;
-    let rows = count.div_ceil(cols).max(1);
-    let (_, schedule) =
-        seatline_storage::demo::create_isolated_schedule(&pool, rows as i32, cols as i32).await?;
-    let seats: Vec<i64> = seatline_storage::catalog::seat_map(&pool, schedule)
-        .await?
-        .into_iter()
-        .map(|s| s.seat_id)
-        .collect();
-    let schedule = schedule.as_uuid();
+    let (schedule, seats) = crate::schedules::with_seats(&pool, count).await?;
     let buyers = users::insert_fast(&pool, &settings.auth_secret, count, "baseline buyer").await?;
     let api = Api::new(&args.url(), concurrency)?;
     let batch = (args.number("admission-cap", settings.admission_active_cap)? as usize).max(1);

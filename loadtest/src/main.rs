@@ -32,6 +32,7 @@ mod invariants;
 mod metrics;
 mod queue;
 mod report;
+mod schedules;
 mod seatmap;
 mod sellout;
 mod sequential;

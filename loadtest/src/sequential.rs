@@ -11,16 +11,7 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let count = args.number("count", 200)? as usize;
     let settings = seatline_config::Settings::from_env()?;
     let pool = seatline_storage::connect(&settings.database_url, 2).await?;
-    let cols = 50;
-    let rows = count.div_ceil(cols).max(1) as i32;
-    let (_, schedule) =
-        seatline_storage::demo::create_isolated_schedule(&pool, rows, cols as i32).await?;
-    let seats: Vec<i64> = seatline_storage::catalog::seat_map(&pool, schedule)
-        .await?
-        .into_iter()
-        .map(|s| s.seat_id)
-        .collect();
-    let schedule = schedule.as_uuid();
+    let (schedule, seats) = crate::schedules::with_seats(&pool, count).await?;
     let buyers =
         users::insert_fast(&pool, &settings.auth_secret, count, "sequential bench").await?;
 

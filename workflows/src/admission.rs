@@ -4,10 +4,12 @@
 //! configured rate, until the schedule is sold out. Operators pause and resume it with the
 //! `pause` / `resume` signals (Temporal UI or CLI). It continues as new to keep its history short.
 
-use crate::{activities::ReservationActivities, reservation::retried_forever};
+use crate::{
+    activities::ReservationActivities,
+    reservation::{retried_forever, retry_forever},
+};
 use seatline_proto::{AdmissionInput, AdmissionStatus, AdmitBatchInput, AdmitBatchOutcome};
 use std::time::Duration;
-use temporalio_common::RetryPolicy;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     ContinueAsNewOptions, LocalActivityOptions, SyncWorkflowContext, WorkflowContext,
@@ -26,12 +28,7 @@ const LOCAL_ADMISSION_STEP: &str = "local-admission-step";
 fn local_step_options() -> LocalActivityOptions {
     LocalActivityOptions::builder()
         .start_to_close_timeout(Duration::from_secs(5))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_millis(200))
-                .maximum_interval(Duration::from_secs(5))
-                .build(),
-        )
+        .retry_policy(retry_forever(Duration::from_secs(5)))
         .build()
 }
 

@@ -400,12 +400,15 @@ fn until_done() -> ActivityOptions {
 /// with no limit on their number.
 pub(crate) fn retried_forever(attempt: Duration, max_backoff: Duration) -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(attempt)
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_millis(200))
-                .maximum_interval(max_backoff)
-                .build(),
-        )
+        .retry_policy(retry_forever(max_backoff))
+        .build()
+}
+
+/// Retries from 200 ms, backing off to `max_backoff`, with no limit on their number.
+pub(crate) fn retry_forever(max_backoff: Duration) -> RetryPolicy {
+    RetryPolicy::builder()
+        .initial_interval(Duration::from_millis(200))
+        .maximum_interval(max_backoff)
         .build()
 }
 
