@@ -6,18 +6,24 @@ use chrono::{DateTime, Utc};
 use redis::aio::ConnectionManager;
 use seatline_domain::{ReservationId, ReservationStatus, ScheduleId, SeatSelection, UserId};
 use seatline_proto::{
+    card_status, CardPaymentStatus, CheckCardPaymentInput, RefundCardPaymentInput, RefundOutcome,
+};
+use seatline_proto::{
     failure, outcome, AdmitBatchInput, AdmitBatchOutcome, ConfirmOutcome, ConfirmWithBalanceInput,
     ConfirmWithCardInput, HeldSeat, HoldOutcome, HoldSeatsInput, ReleaseHoldInput,
 };
-use seatline_proto::{RefundCardPaymentInput, RefundOutcome};
 use seatline_storage::{catalog, seat_cache, waiting_room};
 use seatline_storage::{
-    payments::{self, RefundError},
+    payments::{self, OutcomeSource, RefundError, WebhookEvent},
     reservations::{self, ConfirmError, HoldError, HoldRequest},
     Actor, Pool,
 };
 use seatline_workflows::activity_definitions;
 use std::sync::Arc;
+use tracing::Instrument;
+
+mod sweeper;
+pub use sweeper::SweeperActivities;
 use temporalio_common::error::ApplicationFailure;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -105,6 +111,16 @@ impl ReservationActivities {
                         .build(),
                 ))
             }
+            Err(HoldError::Ended(status)) => {
+                tracing::info!(%status, "hold retried after its reservation ended");
+                Err(ActivityError::application(
+                    ApplicationFailure::builder("the reservation has ended")
+                        .type_name(failure::SEAT_UNAVAILABLE.to_owned())
+                        .non_retryable(true)
+                        .details(seats)
+                        .build(),
+                ))
+            }
             Err(HoldError::Database(err)) => Err(retryable(err)),
         }
     }
@@ -139,7 +155,9 @@ impl ReservationActivities {
                 failure::NOT_HELD,
                 &format!("reservation is {status}"),
             )),
-            Err(ConfirmError::NotFound) => Err(business(failure::NOT_HELD, "no such reservation")),
+            Err(ConfirmError::NotFound) | Err(ConfirmError::Unverified) => {
+                Err(business(failure::NOT_HELD, "no such reservation"))
+            }
             Err(ConfirmError::Database(err)) => Err(retryable(err)),
         }
     }
@@ -198,6 +216,13 @@ impl ReservationActivities {
                 failure::NOT_HELD,
                 "no such reservation or payment",
             )),
+            Err(ConfirmError::Unverified) => {
+                tracing::warn!(payment_id = %input.payment_id, "payment signal without a verified provider event; ignored");
+                Err(business(
+                    failure::PAYMENT_UNVERIFIED,
+                    "no verified provider event for this payment",
+                ))
+            }
             Err(ConfirmError::InsufficientBalance { .. }) => {
                 Err(business(failure::NOT_HELD, "unexpected balance outcome"))
             }
@@ -277,6 +302,21 @@ impl PaymentActivities {
 
 #[activities]
 impl PaymentActivities {
+    /// Reconciliation: asks the provider what became of a card payment. A final outcome is
+    /// recorded as a verified event (the same record a signed webhook makes), so it moves
+    /// money exactly as the webhook would have. With `abandon`, a payment still pending is
+    /// cancelled at the provider first (the buyer's hold is over), and ends FAILED.
+    #[activity(definition = activity_definitions::CheckCardPayment)]
+    pub async fn check_card_payment(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: CheckCardPaymentInput,
+    ) -> Result<CardPaymentStatus, ActivityError> {
+        let span = tracing::info_span!("check_card_payment", reservation_id = %input.reservation_id,
+                                       payment_id = %input.payment_id);
+        self.check_card_payment_inner(input).instrument(span).await
+    }
+
     /// Refunds a card payment that did not confirm its reservation, through the provider.
     /// The provider's idempotency key makes retries refund once.
     #[activity(definition = activity_definitions::RefundCardPayment)]
@@ -300,6 +340,12 @@ impl PaymentActivities {
                 return Err(business(
                     failure::PAYMENT_APPLIED,
                     "the payment confirmed its reservation or is unknown",
+                ))
+            }
+            Err(RefundError::Unverified) => {
+                return Err(business(
+                    failure::PAYMENT_UNVERIFIED,
+                    "no verified provider event for this payment",
                 ))
             }
             Err(RefundError::Database(err)) => return Err(retryable(err)),
@@ -340,6 +386,106 @@ impl PaymentActivities {
             Err(_) => Err(business(failure::PAYMENT_APPLIED, "payment not refundable")),
         }
     }
+}
+
+impl PaymentActivities {
+    async fn check_card_payment_inner(
+        &self,
+        input: CheckCardPaymentInput,
+    ) -> Result<CardPaymentStatus, ActivityError> {
+        let reservation = parse(ReservationId::parse(&input.reservation_id))?;
+        let Some(payment) = payments::find_card_payment(&self.pool, &input.payment_id)
+            .await
+            .map_err(retryable)?
+            .filter(|p| p.reservation_id == reservation.as_uuid())
+        else {
+            return Err(business("BadInput", "no such card payment"));
+        };
+        let mut status = self.provider_status(&input.payment_id).await?;
+        if input.abandon && (status == card_status::PENDING || status == card_status::FAILED) {
+            status = self.cancel_at_provider(&input.payment_id).await?;
+        }
+        let (recorded, source, event_id) = match status.as_str() {
+            card_status::SUCCEEDED => (
+                card_status::SUCCEEDED,
+                OutcomeSource::Reconciliation,
+                "reconciliation",
+            ),
+            card_status::ABANDONED => (card_status::FAILED, OutcomeSource::Abandoned, "abandoned"),
+            _ => return Ok(CardPaymentStatus { status }),
+        };
+        payments::record_webhook(
+            &self.pool,
+            WebhookEvent {
+                provider_payment_id: &input.payment_id,
+                status: recorded,
+                event_id,
+                reservation,
+                amount: payment.amount,
+                source,
+            },
+        )
+        .await
+        .map_err(retryable)?;
+        tracing::info!(%status, "card payment outcome settled by asking the provider");
+        Ok(CardPaymentStatus { status })
+    }
+
+    /// SUCCEEDED, FAILED, PENDING or ABANDONED, as the provider has it now.
+    async fn provider_status(&self, payment_id: &str) -> Result<String, ActivityError> {
+        let response = self
+            .http
+            .get(format!("{}/v1/payments/{payment_id}", self.provider_url))
+            .send()
+            .await
+            .map_err(provider_unreachable)?;
+        if !response.status().is_success() {
+            return Err(provider_unreachable(format!(
+                "provider answered {}",
+                response.status()
+            )));
+        }
+        let payment: serde_json::Value = response.json().await.map_err(provider_unreachable)?;
+        Ok(provider_word(
+            payment["status"].as_str().unwrap_or_default(),
+        ))
+    }
+
+    /// Cancels a payment the buyer did not complete in time; the provider answers 409 if it
+    /// succeeded meanwhile, and then that success counts.
+    async fn cancel_at_provider(&self, payment_id: &str) -> Result<String, ActivityError> {
+        let response = self
+            .http
+            .post(format!(
+                "{}/v1/payments/{payment_id}/cancel",
+                self.provider_url
+            ))
+            .header("Idempotency-Key", format!("cancel-{payment_id}"))
+            .send()
+            .await
+            .map_err(provider_unreachable)?;
+        match response.status().as_u16() {
+            200..=299 => Ok(card_status::ABANDONED.to_owned()),
+            409 => self.provider_status(payment_id).await,
+            other => Err(provider_unreachable(format!("provider answered {other}"))),
+        }
+    }
+}
+
+/// The provider's payment statuses in Seatline's words.
+fn provider_word(status: &str) -> String {
+    match status {
+        "SUCCEEDED" => card_status::SUCCEEDED,
+        "FAILED" => card_status::FAILED,
+        "CANCELED" | "CANCELLED" => card_status::ABANDONED,
+        _ => card_status::PENDING,
+    }
+    .to_owned()
+}
+
+fn provider_unreachable(err: impl std::fmt::Display) -> ActivityError {
+    tracing::warn!(error = %err, "payment provider unreachable; the activity will retry");
+    ActivityError::application(ApplicationFailure::new(err.to_string()))
 }
 
 fn retryable_redis(err: redis::RedisError) -> ActivityError {

@@ -195,11 +195,28 @@ impl From<sqlx::Error> for ApiError {
                 balance: 0,
                 amount: 0,
             },
-            _ => match err {
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => Self::Unavailable(err.into()),
-                other => Self::Internal(other.into()),
-            },
+            _ if is_transient(&err) => Self::Unavailable(err.into()),
+            _ => Self::Internal(err.into()),
         }
+    }
+}
+
+/// Database failures worth retrying: the database is restarting, busy or slow (a statement
+/// or lock timeout), not wrong. They answer 503, so clients (and the provider) try again.
+fn is_transient(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => matches!(
+            db.code().as_deref(),
+            // query_canceled (statement_timeout), lock_not_available (lock_timeout),
+            // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections,
+            // serialization_failure, deadlock_detected
+            Some("57014" | "55P03" | "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01")
+        ),
+        _ => false,
     }
 }
 

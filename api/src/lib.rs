@@ -10,6 +10,7 @@ mod openapi;
 pub mod queue_token;
 mod routes;
 mod seat_map;
+mod serve;
 pub mod startup;
 mod state;
 mod temporal;

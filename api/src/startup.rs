@@ -15,7 +15,7 @@ use axum::{
     Router,
 };
 use seatline_config::Settings;
-use std::{any::Any, sync::Arc};
+use std::{any::Any, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 
@@ -25,21 +25,28 @@ pub struct Application {
     port: u16,
     listener: TcpListener,
     router: Router,
+    header_read_timeout: Duration,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let pool =
-            seatline_storage::connect(&settings.database_url, settings.database_max_connections)
-                .await
-                .context("connecting to PostgreSQL")?;
+        let (statement_timeout, lock_timeout) = settings.database_limits();
+        let pool = seatline_storage::connect_bounded(
+            &settings.database_url,
+            settings.database_max_connections,
+            seatline_storage::DatabaseLimits {
+                statement_timeout,
+                lock_timeout,
+            },
+        )
+        .await
+        .context("connecting to PostgreSQL")?;
         seatline_storage::migrate(&pool)
             .await
             .context("running migrations")?;
-        let redis = redis::Client::open(settings.redis_url.as_str()).context("REDIS_URL")?;
-        let redis = redis::aio::ConnectionManager::new(redis)
+        let redis = seatline_storage::connect_redis(&settings.redis_url)
             .await
-            .context("connecting to Redis")?;
+            .context("connecting to Redis (REDIS_URL)")?;
         let temporal = temporal::connect(&settings).await?;
         let listener = TcpListener::bind((settings.api_host.as_str(), settings.api_port))
             .await
@@ -70,10 +77,13 @@ impl Application {
             settings: Arc::new(settings),
         });
         idempotency::spawn_purge(state.clone());
+        let header_read_timeout =
+            Duration::from_secs(state.settings.http_header_read_timeout_seconds);
         Ok(Self {
             port,
             listener,
             router: router(state),
+            header_read_timeout,
         })
     }
 
@@ -83,12 +93,16 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(port = self.port, "API listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async {
+        crate::serve::serve(
+            self.listener,
+            self.router,
+            self.header_read_timeout,
+            async {
                 let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serving HTTP")
+            },
+        )
+        .await;
+        Ok(())
     }
 }
 
@@ -98,6 +112,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             idempotency::idempotent,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            bounded_request,
         ))
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -114,6 +132,24 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
+}
+
+/// Every request answers within `HTTP_REQUEST_TIMEOUT_SECONDS` (503 past it), except the
+/// seat-change streams, which are meant to stay open.
+async fn bounded_request(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if req.uri().path().ends_with("/stream") {
+        return next.run(req).await;
+    }
+    let limit = Duration::from_secs(state.settings.http_request_timeout_seconds);
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Unavailable(anyhow::anyhow!("request took longer than {limit:?}"))
+            .into_response(),
+    }
 }
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {

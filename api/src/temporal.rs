@@ -14,3 +14,13 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Client> {
     )
     .context("creating the Temporal client")
 }
+
+/// Every call the API makes to Temporal is bounded (`TEMPORAL_CALL_TIMEOUT_MS`): with no
+/// workers or no server, a request answers 503 instead of waiting forever and holding its
+/// slot. What Temporal accepted still happens; a retry finds it.
+pub async fn bounded<F: std::future::Future>(
+    state: &crate::state::AppState,
+    call: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    tokio::time::timeout(state.settings.temporal_call_timeout(), call).await
+}

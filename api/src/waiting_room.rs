@@ -102,6 +102,22 @@ pub fn verify_token(state: &AppState, user: UserId, token: Option<&str>) -> ApiR
     Ok(claims)
 }
 
+/// The gate for paying a live hold: the caller's own token for the hold's schedule. Whose
+/// turn it is does not matter (the hold is the proof of it), so paying needs no Redis and
+/// survives a turn that ended under the hold or a Redis that lost the line.
+pub fn require_hold_token(
+    state: &AppState,
+    user: UserId,
+    token: Option<&str>,
+    schedule: ScheduleId,
+) -> ApiResult<QueueClaims> {
+    let claims = verify_token(state, user, token)?;
+    if claims.schedule != schedule {
+        return Err(ApiError::TokenNotFound);
+    }
+    Ok(claims)
+}
+
 /// The gate: the caller's own token, for this schedule, whose turn it is now.
 pub async fn require_turn(
     state: &AppState,

@@ -54,6 +54,27 @@ pub struct Settings {
     /// winner waits up to a second for a slot, then gets 503 BUSY, so an overloaded Temporal
     /// answers buyers in seconds instead of queueing them for minutes.
     pub holds_in_flight: usize,
+    /// `DATABASE_STATEMENT_TIMEOUT_MS`: the longest a statement of the API or the worker runs.
+    pub database_statement_timeout_ms: u64,
+    /// `DATABASE_LOCK_TIMEOUT_MS`: the longest a statement waits for a row lock.
+    pub database_lock_timeout_ms: u64,
+    /// `TEMPORAL_CALL_TIMEOUT_MS`: the longest the API waits for one Temporal call (a hold,
+    /// a payment) before answering 503; the work may still finish, and a retry with the same
+    /// `Idempotency-Key` finds it.
+    pub temporal_call_timeout_ms: u64,
+    /// `HTTP_REQUEST_TIMEOUT_SECONDS`: the longest one request may take (streams excepted).
+    pub http_request_timeout_seconds: u64,
+    /// `HTTP_HEADER_READ_TIMEOUT_SECONDS`: how long a client may take to send its headers.
+    pub http_header_read_timeout_seconds: u64,
+    /// `SWEEP_INTERVAL_SECONDS`: how often the sweeper looks for stranded holds, unsettled
+    /// card payments and stale seat maps.
+    pub sweep_interval_seconds: u64,
+    /// `SWEEP_GRACE_SECONDS`: how long past expiry a hold must be before the sweeper checks it.
+    pub sweep_grace_seconds: u64,
+    /// `RECONCILE_AFTER_SECONDS`: when a card payment with no webhook yet is first asked from
+    /// the provider (then with backoff); also how long after its hold ended an unfinished
+    /// checkout is cancelled.
+    pub reconcile_after_seconds: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +136,15 @@ impl Settings {
             admission_tick_ms: number("ADMISSION_TICK_MS", 1_000)?,
             queue_turn_seconds: number("QUEUE_TURN_SECONDS", 600)?,
             holds_in_flight: number("HOLDS_IN_FLIGHT", 16)?.max(1) as usize,
+            database_statement_timeout_ms: number("DATABASE_STATEMENT_TIMEOUT_MS", 4_000)?.max(100),
+            database_lock_timeout_ms: number("DATABASE_LOCK_TIMEOUT_MS", 2_000)?.max(100),
+            temporal_call_timeout_ms: number("TEMPORAL_CALL_TIMEOUT_MS", 10_000)?.max(100),
+            http_request_timeout_seconds: number("HTTP_REQUEST_TIMEOUT_SECONDS", 30)?.max(1),
+            http_header_read_timeout_seconds: number("HTTP_HEADER_READ_TIMEOUT_SECONDS", 10)?
+                .max(1),
+            sweep_interval_seconds: number("SWEEP_INTERVAL_SECONDS", 30)?.max(1),
+            sweep_grace_seconds: number("SWEEP_GRACE_SECONDS", 5)?,
+            reconcile_after_seconds: number("RECONCILE_AFTER_SECONDS", 60)?.max(1),
         })
     }
 }
@@ -130,6 +160,20 @@ fn parse<T: FromStr>(
             name,
             reason: format!("'{v}' is not a valid number"),
         }),
+    }
+}
+
+impl Settings {
+    /// The limits every PostgreSQL connection of a service starts with.
+    pub fn database_limits(&self) -> (std::time::Duration, std::time::Duration) {
+        (
+            std::time::Duration::from_millis(self.database_statement_timeout_ms),
+            std::time::Duration::from_millis(self.database_lock_timeout_ms),
+        )
+    }
+
+    pub fn temporal_call_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.temporal_call_timeout_ms)
     }
 }
 

@@ -25,4 +25,15 @@ pub mod failure {
     pub const INSUFFICIENT_BALANCE: &str = "InsufficientBalance";
     pub const NOT_HELD: &str = "ReservationNotHeld";
     pub const PAYMENT_APPLIED: &str = "PaymentApplied";
+    /// A card payment with no verified provider event behind it (a forged signal).
+    pub const PAYMENT_UNVERIFIED: &str = "PaymentUnverified";
+}
+
+/// What the provider says of a card payment. FAILED is not final (the buyer may try another
+/// card within the hold); ABANDONED is: Seatline cancelled it at the provider after the hold.
+pub mod card_status {
+    pub const SUCCEEDED: &str = "SUCCEEDED";
+    pub const FAILED: &str = "FAILED";
+    pub const PENDING: &str = "PENDING";
+    pub const ABANDONED: &str = "ABANDONED";
 }

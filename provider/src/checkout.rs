@@ -3,6 +3,9 @@
 
 use crate::{payment::PaymentStatus, state::Payment};
 
+/// What the buyer reads about a canceled payment.
+pub(crate) const CANCELED_MESSAGE: &str = "이 결제는 취소되어 더 이상 진행할 수 없습니다. 좌석 예약은 Seatline에서 다시 시작해 주세요. / This payment was canceled and can no longer be made. Please start again from Seatline.";
+
 /// `₩1,234,000`.
 pub(crate) fn format_krw(amount: i64) -> String {
     let digits = amount.unsigned_abs().to_string();
@@ -126,6 +129,17 @@ pub(crate) fn checkout_page(payment: &Payment) -> String {
             details = details(payment),
             back = return_link(payment),
         ),
+        PaymentStatus::Canceled => format!(
+            r#"<h1>취소된 결제 / Payment canceled</h1>
+{amount}
+{details}
+<p>{message}</p>
+{back}"#,
+            amount = amount(payment),
+            details = details(payment),
+            message = escape(CANCELED_MESSAGE),
+            back = return_link(payment),
+        ),
         PaymentStatus::Pending | PaymentStatus::Failed => {
             let notice = if payment.status == PaymentStatus::Failed {
                 r#"<p class="notice" role="status">이전 결제가 거절되었습니다. 다른 카드로 다시 시도할 수 있습니다. / The previous attempt was declined; you can try again with another card.</p>"#
@@ -156,6 +170,7 @@ pub(crate) fn done_page(payment: &Payment) -> String {
         PaymentStatus::Succeeded => "결제 완료 / Payment complete",
         PaymentStatus::Failed => "결제 거절 / Payment declined",
         PaymentStatus::Pending => "결제 대기 중 / Payment pending",
+        PaymentStatus::Canceled => "결제 취소 / Payment canceled",
     };
     let body = format!(
         "<h1>{heading}</h1>\n{amount}\n{details}\n{back}",

@@ -1,6 +1,7 @@
 //! The provider's settings, read from environment variables with local defaults.
 
 use anyhow::Context;
+use std::time::Duration;
 
 /// The webhook secret used when `WEBHOOK_SECRET` is not set: local development only.
 pub const DEV_WEBHOOK_SECRET: &str = "seatline-dev-webhook-secret-not-for-production";
@@ -83,6 +84,73 @@ impl ProviderConfig {
     }
 }
 
+/// How long and how patiently webhooks are retried. Kept apart from [`ProviderConfig`] so
+/// that struct literals of it stay valid; [`crate::MockProvider::build`] reads it from the
+/// environment, [`crate::MockProvider::build_with`] takes it as given.
+///
+/// A delivery is attempted at once, then, while the receiver does not acknowledge it (and
+/// has not rejected it for good), again after 200 ms, doubling each time up to
+/// `max_backoff`, until `retry_for` has passed since its first attempt; the last attempt
+/// falls at the end of that window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryPolicy {
+    /// `PROVIDER_WEBHOOK_RETRY_SECONDS`, default `86400` (24 hours), at most
+    /// `2592000` (30 days); `0` means a single attempt. How long an unacknowledged
+    /// webhook keeps being retried, counted from its first attempt.
+    pub retry_for: Duration,
+    /// `PROVIDER_WEBHOOK_MAX_BACKOFF_MS`, default `60000` (1 minute), from `1` to
+    /// `3600000`. The longest wait between two attempts.
+    pub max_backoff: Duration,
+}
+
+/// Upper bound of `PROVIDER_WEBHOOK_RETRY_SECONDS`: 30 days.
+const MAX_RETRY_SECONDS: u64 = 30 * 24 * 3600;
+/// Upper bound of `PROVIDER_WEBHOOK_MAX_BACKOFF_MS`: 1 hour.
+const MAX_BACKOFF_MS: u64 = 3600 * 1000;
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        Self {
+            retry_for: Duration::from_secs(86_400),
+            max_backoff: Duration::from_millis(60_000),
+        }
+    }
+}
+
+impl DeliveryPolicy {
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like `from_env`, from any lookup (tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let number = |name: &str, range: std::ops::RangeInclusive<u64>| -> anyhow::Result<_> {
+            let Some(v) = get(name) else {
+                return Ok(None);
+            };
+            let n: u64 = v
+                .trim()
+                .parse()
+                .with_context(|| format!("{name}: '{v}' is not a whole number"))?;
+            anyhow::ensure!(
+                range.contains(&n),
+                "{name}: {n} is out of range ({} to {})",
+                range.start(),
+                range.end()
+            );
+            Ok(Some(n))
+        };
+        let defaults = Self::default();
+        Ok(Self {
+            retry_for: number("PROVIDER_WEBHOOK_RETRY_SECONDS", 0..=MAX_RETRY_SECONDS)?
+                .map_or(defaults.retry_for, Duration::from_secs),
+            max_backoff: number("PROVIDER_WEBHOOK_MAX_BACKOFF_MS", 1..=MAX_BACKOFF_MS)?
+                .map_or(defaults.max_backoff, Duration::from_millis),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +200,50 @@ mod tests {
         let err = ProviderConfig::from_lookup(|n| (n == "PROVIDER_PORT").then(|| "x".into()))
             .unwrap_err();
         assert!(err.to_string().contains("PROVIDER_PORT"));
+    }
+
+    #[test]
+    fn delivery_policy_defaults_to_a_day_and_a_minute() {
+        let p = DeliveryPolicy::from_lookup(|_| None).unwrap();
+        assert_eq!(p, DeliveryPolicy::default());
+        assert_eq!(p.retry_for, Duration::from_secs(86_400));
+        assert_eq!(p.max_backoff, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn delivery_policy_reads_its_variables() {
+        let p = DeliveryPolicy::from_lookup(|name| {
+            Some(
+                match name {
+                    "PROVIDER_WEBHOOK_RETRY_SECONDS" => " 600 ",
+                    "PROVIDER_WEBHOOK_MAX_BACKOFF_MS" => "250",
+                    _ => return None,
+                }
+                .to_owned(),
+            )
+        })
+        .unwrap();
+        assert_eq!(p.retry_for, Duration::from_secs(600));
+        assert_eq!(p.max_backoff, Duration::from_millis(250));
+        let single = DeliveryPolicy::from_lookup(|n| {
+            (n == "PROVIDER_WEBHOOK_RETRY_SECONDS").then(|| "0".into())
+        })
+        .unwrap();
+        assert_eq!(single.retry_for, Duration::ZERO);
+    }
+
+    #[test]
+    fn bad_delivery_policy_names_the_variable() {
+        for (name, value) in [
+            ("PROVIDER_WEBHOOK_RETRY_SECONDS", "-1"),
+            ("PROVIDER_WEBHOOK_RETRY_SECONDS", "1d"),
+            ("PROVIDER_WEBHOOK_RETRY_SECONDS", "2592001"),
+            ("PROVIDER_WEBHOOK_MAX_BACKOFF_MS", "0"),
+            ("PROVIDER_WEBHOOK_MAX_BACKOFF_MS", "3600001"),
+        ] {
+            let err =
+                DeliveryPolicy::from_lookup(|n| (n == name).then(|| value.into())).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}={value}: {err}");
+        }
     }
 }

@@ -1,19 +1,22 @@
-//! JSON errors: `{"error":{"code":"...","message":"..."}}` with a fitting status.
+//! JSON errors: `{"error":{"code":"...","message":"..."}}` with a fitting status, and a
+//! `details` object where the caller needs more than the code.
 
-use crate::payment::{RefundError, TransitionError};
+use crate::payment::{CancelError, RefundError, TransitionError};
 use axum::{
     extract::rejection::JsonRejection,
     http::StatusCode,
     response::{IntoResponse, Response},
     Json,
 };
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Shown as `error.details` when present.
+    pub details: Option<Value>,
 }
 
 impl ApiError {
@@ -22,7 +25,13 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            details: None,
         }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -48,7 +57,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(details) = self.details {
+            error["details"] = details;
+        }
+        let body = json!({ "error": error });
         (self.status, Json(body)).into_response()
     }
 }
@@ -68,9 +81,23 @@ impl From<TransitionError> for ApiError {
         let (status, code) = match err {
             TransitionError::AlreadySucceeded => (StatusCode::CONFLICT, "ALREADY_SUCCEEDED"),
             TransitionError::AlreadyFailed => (StatusCode::CONFLICT, "ALREADY_FAILED"),
+            TransitionError::Canceled => (StatusCode::CONFLICT, "PAYMENT_CANCELED"),
             TransitionError::InvalidTarget => (StatusCode::BAD_REQUEST, "INVALID_STATUS"),
         };
         Self::new(status, code, err.to_string())
+    }
+}
+
+impl From<CancelError> for ApiError {
+    /// 409 `PAYMENT_ALREADY_COMPLETED` with `details.status`, the outcome the payment has.
+    fn from(err: CancelError) -> Self {
+        let CancelError::AlreadyCompleted(status) = err;
+        Self::new(
+            StatusCode::CONFLICT,
+            "PAYMENT_ALREADY_COMPLETED",
+            err.to_string(),
+        )
+        .with_details(json!({ "status": status }))
     }
 }
 

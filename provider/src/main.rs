@@ -1,4 +1,4 @@
-use seatline_provider::{MockProvider, ProviderConfig};
+use seatline_provider::{DeliveryPolicy, MockProvider, ProviderConfig};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -7,7 +7,16 @@ async fn main() -> anyhow::Result<()> {
     if config.webhook_secret == seatline_provider::DEV_WEBHOOK_SECRET {
         tracing::warn!("WEBHOOK_SECRET is not set: using the development secret");
     }
-    MockProvider::build(config).await?.run_until_stopped().await
+    let policy = DeliveryPolicy::from_env()?;
+    tracing::info!(
+        retry_seconds = policy.retry_for.as_secs(),
+        max_backoff_ms = policy.max_backoff.as_millis() as u64,
+        "webhooks are retried with backoff until acknowledged, for at most retry_seconds"
+    );
+    MockProvider::build_with(config, policy)
+        .await?
+        .run_until_stopped()
+        .await
 }
 
 /// Logs to stdout; `RUST_LOG` filters, `LOG_FORMAT=json` for JSON (as the other services).

@@ -9,6 +9,9 @@ pub enum PaymentStatus {
     Pending,
     Succeeded,
     Failed,
+    /// Abandoned and cancelled by the merchant while PENDING or declined: final, it never
+    /// completes.
+    Canceled,
 }
 
 impl PaymentStatus {
@@ -17,6 +20,7 @@ impl PaymentStatus {
             Self::Pending => "PENDING",
             Self::Succeeded => "SUCCEEDED",
             Self::Failed => "FAILED",
+            Self::Canceled => "CANCELED",
         }
     }
 
@@ -24,7 +28,7 @@ impl PaymentStatus {
     pub fn opposite(self) -> Self {
         match self {
             Self::Succeeded => Self::Failed,
-            Self::Failed | Self::Pending => Self::Succeeded,
+            Self::Failed | Self::Pending | Self::Canceled => Self::Succeeded,
         }
     }
 }
@@ -35,22 +39,43 @@ pub enum TransitionError {
     AlreadySucceeded,
     #[error("the payment already failed")]
     AlreadyFailed,
-    #[error("a payment completes as SUCCEEDED or FAILED, never PENDING")]
+    #[error("the payment was canceled; it can no longer be completed")]
+    Canceled,
+    #[error("a payment completes as SUCCEEDED or FAILED")]
     InvalidTarget,
 }
 
 /// Completing a payment: PENDING→SUCCEEDED, PENDING→FAILED and FAILED→SUCCEEDED (the buyer
-/// tried again with another card). Nothing leaves SUCCEEDED.
+/// tried again with another card). Nothing leaves SUCCEEDED or CANCELED.
 pub fn transition(
     from: PaymentStatus,
     to: PaymentStatus,
 ) -> Result<PaymentStatus, TransitionError> {
     use PaymentStatus::*;
     match (from, to) {
-        (_, Pending) => Err(TransitionError::InvalidTarget),
+        (_, Pending | Canceled) => Err(TransitionError::InvalidTarget),
+        (Canceled, _) => Err(TransitionError::Canceled),
         (Succeeded, _) => Err(TransitionError::AlreadySucceeded),
         (Failed, Failed) => Err(TransitionError::AlreadyFailed),
         (Pending, Succeeded) | (Pending, Failed) | (Failed, Succeeded) => Ok(to),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CancelError {
+    /// The payment already reached an outcome (SUCCEEDED or FAILED), carried here.
+    #[error("the payment already completed as {}", .0.as_str())]
+    AlreadyCompleted(PaymentStatus),
+}
+
+/// Cancelling an abandoned payment: PENDING or FAILED (declined, so far) → CANCELED, and
+/// CANCELED stays CANCELED (a repeated cancel is harmless). A success keeps it.
+pub fn cancel(from: PaymentStatus) -> Result<PaymentStatus, CancelError> {
+    use PaymentStatus::*;
+    match from {
+        // A declined payment may still be retried with another card until it is cancelled.
+        Pending | Failed | Canceled => Ok(Canceled),
+        Succeeded => Err(CancelError::AlreadyCompleted(from)),
     }
 }
 
@@ -161,12 +186,29 @@ mod tests {
             transition(Failed, Failed),
             Err(TransitionError::AlreadyFailed)
         );
-        for from in [Pending, Succeeded, Failed] {
-            assert_eq!(
-                transition(from, Pending),
-                Err(TransitionError::InvalidTarget)
-            );
+        for from in [Pending, Succeeded, Failed, Canceled] {
+            for to in [Pending, Canceled] {
+                assert_eq!(transition(from, to), Err(TransitionError::InvalidTarget));
+            }
         }
+    }
+
+    #[test]
+    fn nothing_leaves_canceled() {
+        for to in [Succeeded, Failed] {
+            assert_eq!(transition(Canceled, to), Err(TransitionError::Canceled));
+        }
+    }
+
+    #[test]
+    fn only_unsucceeded_payments_cancel() {
+        assert_eq!(cancel(Pending), Ok(Canceled));
+        assert_eq!(cancel(Failed), Ok(Canceled));
+        assert_eq!(cancel(Canceled), Ok(Canceled));
+        assert_eq!(
+            cancel(Succeeded),
+            Err(CancelError::AlreadyCompleted(Succeeded))
+        );
     }
 
     #[test]
@@ -198,7 +240,7 @@ mod tests {
             check_refund(Succeeded, 10_000, 0, -5),
             Err(RefundError::InvalidAmount)
         );
-        for status in [Pending, Failed] {
+        for status in [Pending, Failed, Canceled] {
             assert_eq!(
                 check_refund(status, 10_000, 0, 100),
                 Err(RefundError::NotSucceeded)
@@ -229,6 +271,11 @@ mod tests {
         let event = WebhookEvent::new("r1", "pay_1", 5_000, Failed, at);
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["status"], "FAILED");
+        assert_eq!(serde_json::to_value(Canceled).unwrap(), "CANCELED");
+        assert_eq!(
+            serde_json::from_value::<PaymentStatus>("CANCELED".into()).unwrap(),
+            Canceled
+        );
         assert_eq!(json["occurred_at"], "2025-01-02T03:04:05Z");
     }
 }

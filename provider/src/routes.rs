@@ -4,12 +4,12 @@ use crate::{
     checkout,
     delivery::{Deliverer, Delivery, Plan},
     error::ApiError,
-    payment::{check_refund, new_id, transition, PaymentStatus, WebhookEvent},
-    state::{Payment, PaymentRequest, Refund, SentEvent, SharedStore},
+    payment::{cancel, check_refund, new_id, transition, PaymentStatus, WebhookEvent},
+    state::{LatestEvent, Payment, PaymentRequest, Refund, SentEvent, SharedStore},
 };
 use axum::{
     body::Bytes,
-    extract::{FromRequest, Path, State},
+    extract::{rejection::QueryRejection, FromRequest, Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::{Html, IntoResponse, Redirect, Response},
     routing::{get, post},
@@ -23,6 +23,8 @@ use std::{sync::Arc, time::Duration};
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const MAX_DUPLICATES: u32 = 100;
 const MAX_DELAY_MS: u64 = 10 * 60 * 1000;
+/// `sign_skew_seconds` of `/complete` is within ± one day.
+const MAX_SIGN_SKEW_SECONDS: i64 = 86_400;
 
 #[derive(Clone)]
 pub(crate) struct AppState {
@@ -34,9 +36,10 @@ pub(crate) struct AppState {
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/v1/payments", post(create_payment))
+        .route("/v1/payments", post(create_payment).get(list_payments))
         .route("/v1/payments/{payment_id}", get(get_payment))
         .route("/v1/payments/{payment_id}/complete", post(complete))
+        .route("/v1/payments/{payment_id}/cancel", post(cancel_payment))
         .route("/v1/payments/{payment_id}/redeliver", post(redeliver))
         .route("/v1/refunds", post(create_refund))
         .route("/checkout/{payment_id}", get(checkout_page))
@@ -100,11 +103,15 @@ fn payment_view(payment: &Payment, public_url: &str) -> Value {
         "status": payment.status,
         "checkout_url": checkout_url(public_url, &payment.payment_id),
         "created_at": payment.created_at,
+        "canceled_at": payment.canceled_at,
         "refunded_amount": payment.refunded_amount(),
         "refunds": refunds,
         "events": events,
         "webhook_deliveries": payment.webhook_deliveries,
         "webhook_acknowledged": payment.webhook_acknowledged,
+        "webhook_in_flight": payment.webhook_in_flight,
+        "webhook_abandoned": payment.webhook_abandoned,
+        "webhook_last_failure": payment.webhook_last_failure,
     })
 }
 
@@ -216,11 +223,15 @@ async fn create_payment(
         request,
         status: PaymentStatus::Pending,
         created_at: Utc::now(),
+        canceled_at: None,
         refunds: Vec::new(),
         events: Vec::new(),
         latest_event: None,
         webhook_deliveries: 0,
         webhook_acknowledged: 0,
+        webhook_in_flight: 0,
+        webhook_abandoned: 0,
+        webhook_last_failure: None,
     };
     tracing::info!(
         payment_id = %payment.payment_id,
@@ -260,6 +271,81 @@ async fn get_payment(
     Ok(Json(payment_view(payment, &state.public_url)))
 }
 
+#[derive(Deserialize)]
+struct ListQuery {
+    reservation_id: Option<String>,
+}
+
+/// `GET /v1/payments[?reservation_id=...]`: every payment (of that reservation), oldest
+/// first, each as `GET /v1/payments/{payment_id}` shows it. For invariant checks.
+async fn list_payments(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) =
+        query.map_err(|e| ApiError::bad_request("INVALID_REQUEST", e.body_text()))?;
+    let filter = match query.reservation_id.as_deref().map(str::trim) {
+        None => None,
+        Some("") => {
+            return Err(ApiError::bad_request(
+                "INVALID_RESERVATION_ID",
+                "reservation_id, when given, must not be empty",
+            ))
+        }
+        Some(id) => Some(id),
+    };
+    let store = state.store.lock();
+    let mut payments: Vec<&Payment> = store
+        .payments
+        .values()
+        .filter(|p| filter.is_none_or(|id| p.request.reservation_id == id))
+        .collect();
+    payments.sort_by(|a, b| (a.created_at, &a.payment_id).cmp(&(b.created_at, &b.payment_id)));
+    let views: Vec<Value> = payments
+        .into_iter()
+        .map(|p| payment_view(p, &state.public_url))
+        .collect();
+    Ok(Json(json!({ "payments": views })))
+}
+
+/// `POST /v1/payments/{payment_id}/cancel`: an abandoned PENDING payment becomes CANCELED
+/// (final); again on a CANCELED one is harmless. A payment with an outcome keeps it: 409
+/// `PAYMENT_ALREADY_COMPLETED` with that outcome in `details.status`.
+async fn cancel_payment(
+    State(state): State<AppState>,
+    Path(payment_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let mut store = state.store.lock();
+    let payment = store
+        .payments
+        .get_mut(&payment_id)
+        .ok_or_else(|| ApiError::payment_not_found(&payment_id))?;
+    let from = payment.status;
+    match cancel(from) {
+        Ok(to) => {
+            if from != to {
+                payment.status = to;
+                payment.canceled_at = Some(Utc::now());
+                tracing::info!(
+                    %payment_id, reservation_id = %payment.request.reservation_id,
+                    "payment canceled"
+                );
+            }
+            Ok(Json(payment_view(payment, &state.public_url)))
+        }
+        Err(err) => {
+            tracing::info!(%payment_id, status = from.as_str(), "cancel refused: the payment already completed");
+            Err(ApiError::from(err).with_details(json!({
+                "payment_id": payment.payment_id,
+                "reservation_id": payment.request.reservation_id,
+                "status": payment.status,
+                "amount": payment.request.amount,
+                "refunded_amount": payment.refunded_amount(),
+            })))
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Mode {
@@ -277,6 +363,8 @@ struct CompleteBody {
     mode: Mode,
     deliveries: Option<u32>,
     delay_ms: Option<u64>,
+    /// Signs every delivery of this completion's event at `now + sign_skew_seconds`.
+    sign_skew_seconds: Option<i64>,
 }
 
 /// How to deliver, before the stale event (which needs the real one) exists.
@@ -314,6 +402,17 @@ impl CompleteBody {
             Mode::OutOfOrder => PlanKind::OutOfOrder,
         })
     }
+
+    fn sign_skew_seconds(&self) -> Result<i64, ApiError> {
+        let skew = self.sign_skew_seconds.unwrap_or(0);
+        if !(-MAX_SIGN_SKEW_SECONDS..=MAX_SIGN_SKEW_SECONDS).contains(&skew) {
+            return Err(ApiError::bad_request(
+                "INVALID_SIGN_SKEW",
+                format!("sign_skew_seconds must be within ±{MAX_SIGN_SKEW_SECONDS}"),
+            ));
+        }
+        Ok(skew)
+    }
 }
 
 enum Completion {
@@ -333,64 +432,68 @@ fn complete_payment(
     payment_id: &str,
     to: PaymentStatus,
     plan: PlanKind,
+    sign_skew_seconds: i64,
     same_state_is_ok: bool,
 ) -> Result<Completion, ApiError> {
-    let (delivery, plan, view) = {
-        let mut store = state.store.lock();
-        let payment = store
-            .payments
-            .get_mut(payment_id)
-            .ok_or_else(|| ApiError::payment_not_found(payment_id))?;
-        if same_state_is_ok && payment.status == to {
-            return Ok(Completion::Unchanged);
-        }
-        let from = payment.status;
-        payment.status = transition(from, to)?;
-        let event = WebhookEvent::new(
-            &payment.request.reservation_id,
-            &payment.payment_id,
-            payment.request.amount,
-            to,
-            Utc::now(),
-        );
-        let body = serialize_event(&event);
-        let delivery = Delivery {
-            payment_id: payment.payment_id.clone(),
-            event_id: event.event_id.clone(),
-            callback_url: payment.request.callback_url.clone(),
-            body: body.clone(),
-        };
-        tracing::info!(
-            %payment_id, from = from.as_str(), to = to.as_str(), event_id = %event.event_id,
-            "payment completed"
-        );
-        payment.latest_event = Some((event.event_id.clone(), body));
-        let stale = matches!(plan, PlanKind::OutOfOrder).then(|| event.stale_opposite());
-        payment.events.push(SentEvent {
-            event,
-            stale: false,
-        });
-        let plan = match (plan, stale) {
-            (PlanKind::Duplicate(n), _) => Plan::Duplicate(n),
-            (PlanKind::Delay(wait), _) => Plan::Delay(wait),
-            (PlanKind::OutOfOrder, Some(stale)) => {
-                let stale_delivery = Delivery {
-                    event_id: stale.event_id.clone(),
-                    body: serialize_event(&stale),
-                    ..delivery.clone()
-                };
-                payment.events.push(SentEvent {
-                    event: stale,
-                    stale: true,
-                });
-                Plan::OutOfOrder(stale_delivery)
-            }
-            (PlanKind::Once | PlanKind::OutOfOrder, _) => Plan::Once,
-        };
-        (delivery, plan, payment_view(payment, &state.public_url))
+    let mut store = state.store.lock();
+    let payment = store
+        .payments
+        .get_mut(payment_id)
+        .ok_or_else(|| ApiError::payment_not_found(payment_id))?;
+    if same_state_is_ok && payment.status == to {
+        return Ok(Completion::Unchanged);
+    }
+    let from = payment.status;
+    payment.status = transition(from, to)?;
+    let event = WebhookEvent::new(
+        &payment.request.reservation_id,
+        &payment.payment_id,
+        payment.request.amount,
+        to,
+        Utc::now(),
+    );
+    let body = serialize_event(&event);
+    let delivery = Delivery {
+        payment_id: payment.payment_id.clone(),
+        event_id: event.event_id.clone(),
+        callback_url: payment.request.callback_url.clone(),
+        body: body.clone(),
+        sign_skew_seconds,
     };
-    state.deliverer.dispatch(delivery, plan);
-    Ok(Completion::Done(view))
+    tracing::info!(
+        %payment_id, from = from.as_str(), to = to.as_str(), event_id = %event.event_id,
+        sign_skew_seconds, "payment completed"
+    );
+    payment.latest_event = Some(LatestEvent {
+        event_id: event.event_id.clone(),
+        body,
+        sign_skew_seconds,
+    });
+    let stale = matches!(plan, PlanKind::OutOfOrder).then(|| event.stale_opposite());
+    payment.events.push(SentEvent {
+        event,
+        stale: false,
+    });
+    let plan = match (plan, stale) {
+        (PlanKind::Duplicate(n), _) => Plan::Duplicate(n),
+        (PlanKind::Delay(wait), _) => Plan::Delay(wait),
+        (PlanKind::OutOfOrder, Some(stale)) => {
+            let stale_delivery = Delivery {
+                event_id: stale.event_id.clone(),
+                body: serialize_event(&stale),
+                ..delivery.clone()
+            };
+            payment.events.push(SentEvent {
+                event: stale,
+                stale: true,
+            });
+            Plan::OutOfOrder(stale_delivery)
+        }
+        (PlanKind::Once | PlanKind::OutOfOrder, _) => Plan::Once,
+    };
+    // Under the lock: the deliveries count as in flight in the view below.
+    state.deliverer.dispatch(payment, delivery, plan);
+    Ok(Completion::Done(payment_view(payment, &state.public_url)))
 }
 
 /// `POST /v1/payments/{payment_id}/complete`: the automation hook.
@@ -400,7 +503,8 @@ async fn complete(
     JsonBody(body): JsonBody<CompleteBody>,
 ) -> Result<Json<Value>, ApiError> {
     let plan = body.plan()?;
-    match complete_payment(&state, &payment_id, body.status, plan, false)? {
+    let skew = body.sign_skew_seconds()?;
+    match complete_payment(&state, &payment_id, body.status, plan, skew, false)? {
         Completion::Done(view) => Ok(Json(view)),
         Completion::Unchanged => unreachable!("only the checkout page accepts an unchanged state"),
     }
@@ -411,29 +515,28 @@ async fn redeliver(
     State(state): State<AppState>,
     Path(payment_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let delivery = {
-        let store = state.store.lock();
-        let payment = store
-            .payments
-            .get(&payment_id)
-            .ok_or_else(|| ApiError::payment_not_found(&payment_id))?;
-        let (event_id, body) = payment.latest_event.clone().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "NO_EVENT_YET",
-                "the payment has not been completed, there is no event to redeliver",
-            )
-        })?;
-        Delivery {
-            payment_id: payment.payment_id.clone(),
-            event_id,
-            callback_url: payment.request.callback_url.clone(),
-            body,
-        }
+    let mut store = state.store.lock();
+    let payment = store
+        .payments
+        .get_mut(&payment_id)
+        .ok_or_else(|| ApiError::payment_not_found(&payment_id))?;
+    let latest = payment.latest_event.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "NO_EVENT_YET",
+            "the payment has not been completed, there is no event to redeliver",
+        )
+    })?;
+    let delivery = Delivery {
+        payment_id: payment.payment_id.clone(),
+        event_id: latest.event_id,
+        callback_url: payment.request.callback_url.clone(),
+        body: latest.body,
+        sign_skew_seconds: latest.sign_skew_seconds,
     };
     tracing::info!(%payment_id, event_id = %delivery.event_id, "redelivering the latest event");
     let answer = json!({ "payment_id": payment_id, "event_id": delivery.event_id });
-    state.deliverer.dispatch(delivery, Plan::Once);
+    state.deliverer.dispatch(payment, delivery, Plan::Once);
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }
 
@@ -524,9 +627,12 @@ fn unknown_payment_page() -> Response {
     )
 }
 
-/// `GET /checkout/{payment_id}`.
+/// `GET /checkout/{payment_id}`; 409 (without buttons) for a canceled payment.
 async fn checkout_page(State(state): State<AppState>, Path(payment_id): Path<String>) -> Response {
     match state.store.lock().payments.get(&payment_id) {
+        Some(payment) if payment.status == PaymentStatus::Canceled => {
+            html_status(StatusCode::CONFLICT, checkout::checkout_page(payment))
+        }
         Some(payment) => Html(checkout::checkout_page(payment)).into_response(),
         None => unknown_payment_page(),
     }
@@ -554,7 +660,7 @@ async fn checkout_fail(State(state): State<AppState>, Path(payment_id): Path<Str
 /// The buyer pressed Pay or Decline: complete (normal delivery), then 303 to the return URL.
 /// Pressing the same button twice changes nothing and lands in the same place.
 fn checkout_complete(state: &AppState, payment_id: &str, to: PaymentStatus) -> Response {
-    let outcome = complete_payment(state, payment_id, to, PlanKind::Once, true);
+    let outcome = complete_payment(state, payment_id, to, PlanKind::Once, 0, true);
     let store = state.store.lock();
     let Some(payment) = store.payments.get(payment_id) else {
         return unknown_payment_page();
@@ -568,6 +674,7 @@ fn checkout_complete(state: &AppState, payment_id: &str, to: PaymentStatus) -> R
         Err(err) => {
             let heading = match err.code {
                 "ALREADY_SUCCEEDED" => "이미 결제되었습니다 / Already paid",
+                "PAYMENT_CANCELED" => "취소된 결제입니다 / Payment canceled",
                 _ => "처리할 수 없습니다 / Cannot complete the payment",
             };
             let message = match err.code {
@@ -575,6 +682,7 @@ fn checkout_complete(state: &AppState, payment_id: &str, to: PaymentStatus) -> R
                     "이 결제는 이미 완료되어 변경할 수 없습니다. / This payment has already succeeded and cannot change."
                         .to_owned()
                 }
+                "PAYMENT_CANCELED" => checkout::CANCELED_MESSAGE.to_owned(),
                 _ => err.message.clone(),
             };
             html_status(

@@ -34,20 +34,38 @@ pub(crate) struct SentEvent {
     pub stale: bool,
 }
 
+/// The latest real (not stale) event as sent, for redelivery.
+#[derive(Debug, Clone)]
+pub(crate) struct LatestEvent {
+    pub event_id: String,
+    /// The exact body bytes.
+    pub body: Bytes,
+    /// Seconds added to the signing time of each delivery of it.
+    pub sign_skew_seconds: i64,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Payment {
     pub payment_id: String,
     pub request: PaymentRequest,
     pub status: PaymentStatus,
     pub created_at: DateTime<Utc>,
+    /// When it was canceled (PENDING→CANCELED).
+    pub canceled_at: Option<DateTime<Utc>>,
     pub refunds: Vec<Refund>,
     pub events: Vec<SentEvent>,
-    /// The latest real (not stale) event as sent: id and exact body bytes, for redelivery.
-    pub latest_event: Option<(String, Bytes)>,
+    pub latest_event: Option<LatestEvent>,
     /// HTTP delivery attempts, retries included.
     pub webhook_deliveries: u64,
     /// Attempts the receiver answered with 2xx.
     pub webhook_acknowledged: u64,
+    /// Deliveries dispatched and not yet settled (waiting, sending or between retries).
+    pub webhook_in_flight: u64,
+    /// Deliveries given up: rejected for good by the receiver (a final 4xx), or never
+    /// acknowledged within the retry window.
+    pub webhook_abandoned: u64,
+    /// Why the latest failed attempt failed (`HTTP 503`, a connection error, ...).
+    pub webhook_last_failure: Option<String>,
 }
 
 impl Payment {

@@ -149,3 +149,17 @@ pub async fn unsold_seats(pool: &PgPool, schedule: ScheduleId) -> Result<i64, sq
     .fetch_one(pool)
     .await
 }
+
+/// Schedules whose booking window is open now (by the database's clock), or closed within
+/// the last hour (their last holds are still running out).
+#[tracing::instrument(skip(pool))]
+pub async fn schedules_on_sale(pool: &PgPool) -> Result<Vec<ScheduleId>, sqlx::Error> {
+    let ids = sqlx::query_scalar!(
+        "SELECT id FROM schedules
+         WHERE booking_opens_at <= now() AND booking_closes_at > now() - interval '1 hour'
+         ORDER BY booking_opens_at DESC LIMIT 1000"
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(ids.into_iter().map(ScheduleId::from).collect())
+}

@@ -64,24 +64,55 @@ pub async fn find_card_payment(
     .await
 }
 
+/// Where a verified outcome of a card payment came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeSource {
+    /// The provider's webhook, its signature checked.
+    Webhook,
+    /// Seatline asked the provider's API (reconciliation).
+    Reconciliation,
+    /// Seatline cancelled a payment the buyer never completed.
+    Abandoned,
+}
+
+impl OutcomeSource {
+    fn audit_kind(self, first: bool) -> &'static str {
+        match (self, first) {
+            (OutcomeSource::Webhook, true) => "PAYMENT_WEBHOOK",
+            (OutcomeSource::Webhook, false) => "PAYMENT_WEBHOOK_DUPLICATE",
+            (OutcomeSource::Reconciliation, _) => "PAYMENT_RECONCILED",
+            (OutcomeSource::Abandoned, _) => "PAYMENT_ABANDONED",
+        }
+    }
+
+    fn actor(self) -> Actor {
+        match self {
+            OutcomeSource::Webhook => Actor::Provider,
+            _ => Actor::System,
+        }
+    }
+}
+
 pub struct WebhookEvent<'a> {
     pub provider_payment_id: &'a str,
     pub status: &'a str,
     pub event_id: &'a str,
     pub reservation: ReservationId,
     pub amount: i64,
+    pub source: OutcomeSource,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WebhookRecord {
     /// The first delivery of this outcome of this payment.
     pub first: bool,
-    /// Already handed to the reservation's workflow (or its refund).
+    /// Already handed to the payment's checkout workflow.
     pub forwarded: bool,
 }
 
-/// Records one webhook delivery durably, once per payment and outcome; later deliveries only
-/// count. Every delivery lands in the audit log. A failure never overrides a success.
+/// Records a verified outcome of a card payment durably, once per payment and outcome; later
+/// deliveries only count. Every delivery lands in the audit log. A failure never overrides a
+/// success. Only outcomes recorded here move money (`confirm_with_card`, refunds).
 #[tracing::instrument(skip(pool, event), fields(reservation_id = %event.reservation))]
 pub async fn record_webhook(
     pool: &PgPool,
@@ -112,16 +143,11 @@ pub async fn record_webhook(
         .execute(&mut *tx)
         .await?;
     }
-    let kind = if first {
-        "PAYMENT_WEBHOOK"
-    } else {
-        "PAYMENT_WEBHOOK_DUPLICATE"
-    };
     record_event(
         &mut tx,
         event.reservation,
-        kind,
-        Actor::Provider,
+        event.source.audit_kind(first),
+        event.source.actor(),
         json!({ "payment_id": event.provider_payment_id, "status": event.status,
                 "event_id": event.event_id, "amount": event.amount, "delivery": row.deliveries }),
     )
@@ -131,6 +157,57 @@ pub async fn record_webhook(
         first,
         forwarded: row.forwarded,
     })
+}
+
+/// Whether the provider's success of this payment was verified and recorded (by the signed
+/// webhook or by asking the provider), as opposed to merely claimed by a signal.
+#[tracing::instrument(skip(pool))]
+pub async fn success_verified(
+    pool: &PgPool,
+    provider_payment_id: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM payment_webhook_events
+                          WHERE provider_payment_id = $1 AND status = 'SUCCEEDED') AS "verified!""#,
+        provider_payment_id
+    )
+    .fetch_one(pool)
+    .await
+}
+
+/// A card payment that should have been settled by now: neither applied, refunded nor
+/// abandoned (a decline is not final) although its hold ended more than `after_seconds` ago.
+#[derive(Debug, Clone)]
+pub struct Unsettled {
+    pub provider_payment_id: String,
+    pub reservation_id: Uuid,
+    pub amount: i64,
+    pub hold_expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn unsettled_card_payments(
+    pool: &PgPool,
+    after_seconds: i64,
+    limit: i64,
+) -> Result<Vec<Unsettled>, sqlx::Error> {
+    sqlx::query_as!(
+        Unsettled,
+        r#"SELECT p.provider_payment_id AS "provider_payment_id!", p.reservation_id, p.amount,
+                  r.expires_at AS hold_expires_at
+           FROM payments p JOIN reservations r ON r.id = p.reservation_id
+           WHERE p.method = 'CARD' AND p.status IN ('PENDING', 'FAILED')
+             AND p.provider_payment_id IS NOT NULL
+             AND r.expires_at < now() - make_interval(secs => $1)
+             AND NOT EXISTS (SELECT 1 FROM reservation_events e
+                             WHERE e.reservation_id = p.reservation_id AND e.kind = 'PAYMENT_ABANDONED'
+                               AND e.details->>'payment_id' = p.provider_payment_id)
+           ORDER BY r.expires_at LIMIT $2"#,
+        after_seconds as f64,
+        limit
+    )
+    .fetch_all(pool)
+    .await
 }
 
 #[tracing::instrument(skip(pool))]
@@ -156,6 +233,8 @@ pub enum RefundError {
     Applied,
     #[error("no such card payment")]
     NotFound,
+    #[error("no verified provider event says this payment succeeded")]
+    Unverified,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -170,6 +249,7 @@ pub async fn refundable(pool: &PgPool, provider_payment_id: &str) -> Result<bool
     match payment.status.as_str() {
         "APPLIED" => Err(RefundError::Applied),
         "REFUNDED" => Ok(false),
+        _ if !success_verified(pool, provider_payment_id).await? => Err(RefundError::Unverified),
         _ => Ok(true),
     }
 }

@@ -60,20 +60,27 @@ pub enum HoldError {
     Unavailable(Vec<i64>),
     #[error("seats {0:?} are not part of this schedule")]
     UnknownSeats(Vec<i64>),
+    /// A retry of a hold whose reservation has since ended (expired, cancelled, swept).
+    #[error("the reservation is {0}, no longer held")]
+    Ended(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
 
 /// Claims every requested seat for the reservation, or none of them.
+///
+/// Safe when attempts overlap (an attempt Temporal gave up on may still be running when the
+/// next starts): seats already held by this very reservation count as won, and the
+/// reservation row is created at most once.
 #[tracing::instrument(skip(pool, req), fields(reservation_id = %req.reservation, user_id = %req.user))]
 pub async fn hold_seats(pool: &PgPool, req: HoldRequest<'_>) -> Result<Reservation, HoldError> {
     if let Some(existing) = get_reservation(pool, req.reservation).await? {
-        return Ok(existing); // a retry of a hold that already committed
+        return held_already(existing); // a retry of a hold that already committed
     }
     let mut tx = pool.begin().await?;
     // Lock in seat order so two multi-seat holds can't deadlock.
     let seats = sqlx::query!(
-        r#"SELECT i.seat_id, i.status, s.row_number, s.seat_number, s.grade, s.price
+        r#"SELECT i.seat_id, i.status, i.reservation_id, s.row_number, s.seat_number, s.grade, s.price
            FROM seat_inventory i JOIN seats s ON s.id = i.seat_id
            WHERE i.schedule_id = $1 AND i.seat_id = ANY($2)
            ORDER BY i.seat_id FOR UPDATE OF i"#,
@@ -91,9 +98,18 @@ pub async fn hold_seats(pool: &PgPool, req: HoldRequest<'_>) -> Result<Reservati
     if !unknown.is_empty() {
         return Err(HoldError::UnknownSeats(unknown));
     }
+    let ours = Some(req.reservation.as_uuid());
+    if seats.iter().all(|s| s.reservation_id == ours) {
+        // An earlier attempt committed while this one waited for the seat locks.
+        tx.rollback().await?;
+        return match get_reservation(pool, req.reservation).await? {
+            Some(existing) => held_already(existing),
+            None => Err(HoldError::Database(sqlx::Error::RowNotFound)),
+        };
+    }
     let taken: Vec<i64> = seats
         .iter()
-        .filter(|s| s.status != "AVAILABLE")
+        .filter(|s| s.status != "AVAILABLE" && s.reservation_id != ours)
         .map(|s| s.seat_id)
         .collect();
     if !taken.is_empty() {
@@ -124,6 +140,7 @@ pub async fn hold_seats(pool: &PgPool, req: HoldRequest<'_>) -> Result<Reservati
     .execute(&mut *tx)
     .await;
     if let Err(err) = claimed {
+        // Another attempt of this reservation inserted it first.
         if violated_constraint(&err) == Some(constraint::ONE_LIVE_CLAIM) {
             return Err(HoldError::Unavailable(ids));
         }
@@ -152,6 +169,14 @@ pub async fn hold_seats(pool: &PgPool, req: HoldRequest<'_>) -> Result<Reservati
         .ok_or_else(|| HoldError::Database(sqlx::Error::RowNotFound))
 }
 
+/// A hold found committed: still HELD is a win; anything else has ended since.
+fn held_already(existing: Reservation) -> Result<Reservation, HoldError> {
+    match existing.status() {
+        Some(ReservationStatus::Held) => Ok(existing),
+        _ => Err(HoldError::Ended(existing.status)),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Confirmed {
     pub balance: i64,
@@ -166,6 +191,9 @@ pub enum ConfirmError {
     NotHeld(String),
     #[error("reservation not found")]
     NotFound,
+    /// A card payment with no verified provider success behind it.
+    #[error("no verified provider event says this payment succeeded")]
+    Unverified,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -314,6 +342,16 @@ pub async fn confirm_with_card(
     if payment.status == "APPLIED" {
         return Ok(confirmed); // a retry of a confirmation that committed
     }
+    let verified = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM payment_webhook_events
+                          WHERE provider_payment_id = $1 AND status = 'SUCCEEDED') AS "verified!""#,
+        provider_payment_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    if !verified {
+        return Err(ConfirmError::Unverified);
+    }
     if reservation.status != "HELD" || payment.status == "REFUNDED" {
         return Err(ConfirmError::NotHeld(reservation.status));
     }
@@ -375,6 +413,32 @@ pub async fn release_hold(
     to: ReservationStatus,
     actor: Actor,
 ) -> Result<Option<ReservationStatus>, sqlx::Error> {
+    release(pool, id, to, actor, false).await
+}
+
+/// The sweeper's release of a hold whose workflow is gone: EXPIRED, actor SYSTEM, and marked
+/// `swept` in the audit log.
+#[tracing::instrument(skip(pool), fields(reservation_id = %id))]
+pub async fn sweep_hold(pool: &PgPool, id: ReservationId) -> Result<usize, sqlx::Error> {
+    let before = sqlx::query_scalar!(
+        "SELECT count(*) AS \"n!\" FROM seat_inventory WHERE reservation_id = $1 AND status = 'HELD'",
+        id.as_uuid()
+    )
+    .fetch_one(pool)
+    .await?;
+    match release(pool, id, ReservationStatus::Expired, Actor::System, true).await? {
+        Some(ReservationStatus::Expired) => Ok(before as usize),
+        _ => Ok(0),
+    }
+}
+
+async fn release(
+    pool: &PgPool,
+    id: ReservationId,
+    to: ReservationStatus,
+    actor: Actor,
+    swept: bool,
+) -> Result<Option<ReservationStatus>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let Some(status) = sqlx::query_scalar!(
         "SELECT status FROM reservations WHERE id = $1 FOR UPDATE",
@@ -409,16 +473,34 @@ pub async fn release_hold(
     )
     .execute(&mut *tx)
     .await?;
-    record_event(
-        &mut tx,
-        id,
-        to.as_str(),
-        actor,
-        json!({ "released_seat_ids": released }),
-    )
-    .await?;
+    let details = if swept {
+        json!({ "released_seat_ids": released, "swept": true })
+    } else {
+        json!({ "released_seat_ids": released })
+    };
+    record_event(&mut tx, id, to.as_str(), actor, details).await?;
     tx.commit().await?;
     Ok(Some(to))
+}
+
+/// Holds past their expiry by more than `grace_seconds` (by the database's clock), oldest
+/// first: each should have been released by its workflow already.
+#[tracing::instrument(skip(pool))]
+pub async fn stale_holds(
+    pool: &PgPool,
+    grace_seconds: i64,
+    limit: i64,
+) -> Result<Vec<ReservationId>, sqlx::Error> {
+    let ids = sqlx::query_scalar!(
+        "SELECT id FROM reservations
+         WHERE status = 'HELD' AND expires_at < now() - make_interval(secs => $1)
+         ORDER BY expires_at LIMIT $2",
+        grace_seconds as f64,
+        limit
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(ids.into_iter().map(ReservationId::from).collect())
 }
 
 pub(crate) async fn record_event(

@@ -180,6 +180,47 @@ pub async fn apply(
     invocation.invoke_async::<i64>(redis).await.map(|_| ())
 }
 
+/// Re-checks a schedule's seat map in Redis against PostgreSQL and corrects every seat whose
+/// Redis state is older (a Redis restored from an old snapshot, a lagging replica, a write
+/// lost in an outage), publishing the corrections. Returns how many seats it corrected. A
+/// schedule Redis has no map of is left alone: `ensure_ready` builds it on first use.
+#[tracing::instrument(skip(redis, pool))]
+pub async fn repair(
+    redis: &mut ConnectionManager,
+    pool: &PgPool,
+    schedule: ScheduleId,
+) -> Result<usize, CacheError> {
+    let k = Keys::of(schedule);
+    let ready: bool = redis::cmd("EXISTS")
+        .arg(&k.ready)
+        .query_async(redis)
+        .await?;
+    if !ready {
+        return Ok(0);
+    }
+    let states = load_states(pool, schedule, None).await?;
+    let cached: Vec<(i64, String)> = redis::cmd("HGETALL")
+        .arg(&k.seats)
+        .query_async(redis)
+        .await?;
+    let cached: std::collections::HashMap<i64, i64> = cached
+        .into_iter()
+        .filter_map(|(id, v)| Some((id, v.split(':').nth(1)?.parse().ok()?)))
+        .collect();
+    let behind: Vec<SeatState> = states
+        .into_iter()
+        .filter(|s| cached.get(&s.seat_id).is_none_or(|v| *v < s.version))
+        .collect();
+    if behind.is_empty() {
+        return Ok(0);
+    }
+    for chunk in behind.chunks(2_000) {
+        apply(redis, schedule, chunk, true).await?;
+    }
+    tracing::warn!(%schedule, seats = behind.len(), "seat map in Redis was behind PostgreSQL; corrected");
+    Ok(behind.len())
+}
+
 /// Rebuilds a schedule's seat map in Redis from PostgreSQL if Redis does not have it
 /// (first use, or Redis lost it). Concurrent rebuilds are harmless: versions decide.
 #[tracing::instrument(skip(redis, pool))]

@@ -5,11 +5,19 @@
 //! to one of them.
 
 use anyhow::Context;
-use seatline_activities::{PaymentActivities, ReservationActivities};
+use seatline_activities::{PaymentActivities, ReservationActivities, SweeperActivities};
 use seatline_config::Settings;
-use seatline_workflows::{AdmissionWorkflow, RefundWorkflow, ReservationWorkflow};
+use seatline_proto::SweeperInput;
+use seatline_storage::DatabaseLimits;
+use seatline_workflows::{
+    sweeper_workflow_id, AdmissionWorkflow, CheckoutWorkflow, RefundWorkflow, ReservationWorkflow,
+    SweeperWorkflow,
+};
 use std::{str::FromStr, time::Duration};
-use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
+use temporalio_client::{
+    Client, ClientOptions, Connection, ConnectionOptions, Url, WorkflowIdConflictPolicy,
+    WorkflowStartOptions,
+};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 pub struct SeatlineWorker {
@@ -20,10 +28,17 @@ pub struct SeatlineWorker {
 
 impl SeatlineWorker {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let pool =
-            seatline_storage::connect(&settings.database_url, settings.database_max_connections)
-                .await
-                .context("connecting to PostgreSQL")?;
+        let (statement_timeout, lock_timeout) = settings.database_limits();
+        let pool = seatline_storage::connect_bounded(
+            &settings.database_url,
+            settings.database_max_connections,
+            DatabaseLimits {
+                statement_timeout,
+                lock_timeout,
+            },
+        )
+        .await
+        .context("connecting to PostgreSQL")?;
         seatline_storage::migrate(&pool)
             .await
             .context("running migrations")?;
@@ -33,10 +48,9 @@ impl SeatlineWorker {
         let roles: Vec<&str> = settings.worker_roles.split(',').map(str::trim).collect();
         let mut workers = Vec::new();
         if roles.contains(&"seats") {
-            let redis = redis::Client::open(settings.redis_url.as_str()).context("REDIS_URL")?;
-            let redis = redis::aio::ConnectionManager::new(redis)
+            let redis = seatline_storage::connect_redis(&settings.redis_url)
                 .await
-                .context("connecting to Redis")?;
+                .context("connecting to Redis (REDIS_URL)")?;
             let options = WorkerOptions::new(settings.task_queue.clone())
                 // A worker that dies hands its workflows on after this, not the 10 s default.
                 .sticky_queue_schedule_to_start_timeout(Duration::from_secs(3))
@@ -46,9 +60,15 @@ impl SeatlineWorker {
                 .context("registering AdmissionWorkflow")?
                 .register_workflow::<RefundWorkflow>()
                 .context("registering RefundWorkflow")?
-                .register_activities(ReservationActivities::new(pool.clone(), redis))
+                .register_workflow::<CheckoutWorkflow>()
+                .context("registering CheckoutWorkflow")?
+                .register_workflow::<SweeperWorkflow>()
+                .context("registering SweeperWorkflow")?
+                .register_activities(ReservationActivities::new(pool.clone(), redis.clone()))
+                .register_activities(SweeperActivities::new(pool.clone(), redis, client.clone()))
                 .build();
             workers.push(new_worker(&runtime, client.clone(), options)?);
+            ensure_sweeper(&client, settings).await?;
         }
         if roles.contains(&"payments") {
             let options = WorkerOptions::new(settings.payment_task_queue.clone())
@@ -82,6 +102,37 @@ impl SeatlineWorker {
         });
         futures::future::try_join_all(runs).await.map(|_| ())
     }
+}
+
+/// Makes sure the deployment's one sweeper runs; Temporal keeps it unique by workflow id
+/// however many workers start.
+async fn ensure_sweeper(client: &Client, settings: &Settings) -> anyhow::Result<()> {
+    let input = SweeperInput {
+        interval_seconds: settings.sweep_interval_seconds,
+        grace_seconds: settings.sweep_grace_seconds,
+        reconcile_after_seconds: settings.reconcile_after_seconds,
+        task_queue: settings.task_queue.clone(),
+        payment_task_queue: settings.payment_task_queue.clone(),
+    };
+    let options = WorkflowStartOptions::new(
+        settings.task_queue.clone(),
+        sweeper_workflow_id(&settings.task_queue),
+    )
+    .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+    .build();
+    client
+        .start_workflow(SweeperWorkflow::run, input, options)
+        .await
+        .map(|_| ())
+        .context("starting the sweeper workflow")
+}
+
+/// Serves the worker's Prometheus metrics (`seats_swept_total`, …) on `WORKER_METRICS_PORT`.
+pub fn serve_metrics(port: u16) -> anyhow::Result<()> {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(([127, 0, 0, 1], port))
+        .install()
+        .context("starting the worker's metrics listener")
 }
 
 fn new_worker(runtime: &Runtime, client: Client, options: WorkerOptions) -> anyhow::Result<Worker> {

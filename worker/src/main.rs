@@ -5,6 +5,12 @@ use seatline_worker::SeatlineWorker;
 async fn main() -> anyhow::Result<()> {
     seatline_config::init_tracing("info,temporalio_sdk_core=warn");
     let settings = Settings::from_env()?;
+    if let Some(port) = std::env::var("WORKER_METRICS_PORT")
+        .ok()
+        .and_then(|p| p.trim().parse::<u16>().ok())
+    {
+        seatline_worker::serve_metrics(port)?;
+    }
     let worker = SeatlineWorker::build(&settings).await?;
     let shutdown = worker.shutdown_handle();
     tokio::spawn(async move {

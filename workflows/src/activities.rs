@@ -3,9 +3,9 @@
 #![allow(clippy::unimplemented, unused_variables)]
 
 use seatline_proto::{
-    AdmitBatchInput, AdmitBatchOutcome, ConfirmOutcome, ConfirmWithBalanceInput,
-    ConfirmWithCardInput, HoldOutcome, HoldSeatsInput, RefundCardPaymentInput, RefundOutcome,
-    ReleaseHoldInput,
+    AdmitBatchInput, AdmitBatchOutcome, CardPaymentStatus, CheckCardPaymentInput, ConfirmOutcome,
+    ConfirmWithBalanceInput, ConfirmWithCardInput, HoldOutcome, HoldSeatsInput,
+    RefundCardPaymentInput, RefundOutcome, ReleaseHoldInput, SweepOutcome, SweeperInput,
 };
 use temporalio_macros::activity_definitions;
 use temporalio_sdk::activities::ActivityError;
@@ -55,11 +55,27 @@ impl ReservationActivities {
     pub fn admit_batch(input: AdmitBatchInput) -> Result<AdmitBatchOutcome, ActivityError> {
         unimplemented!()
     }
+
+    /// Asks the provider for a card payment's outcome (payment task queue); records a final
+    /// one as a verified event. With `abandon`, cancels a still pending payment first.
+    #[activity(name = "check_card_payment")]
+    pub fn check_card_payment(
+        input: CheckCardPaymentInput,
+    ) -> Result<CardPaymentStatus, ActivityError> {
+        unimplemented!()
+    }
+
+    /// One pass of the safety net: stranded holds, unsettled card payments, stale seat maps.
+    #[activity(name = "sweep")]
+    pub fn sweep(input: SweeperInput) -> Result<SweepOutcome, ActivityError> {
+        unimplemented!()
+    }
 }
 
 /// Names for the activity definitions, so the worker crate can implement them.
 pub mod definitions {
     pub use super::reservation_activities::{
-        AdmitBatch, ConfirmWithBalance, ConfirmWithCard, HoldSeats, RefundCardPayment, ReleaseHold,
+        AdmitBatch, CheckCardPayment, ConfirmWithBalance, ConfirmWithCard, HoldSeats,
+        RefundCardPayment, ReleaseHold, Sweep,
     };
 }

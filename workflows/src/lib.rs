@@ -3,10 +3,14 @@
 
 mod activities;
 mod admission;
+mod checkout;
 mod refund;
 mod reservation;
+mod sweeper;
 
 pub use activities::{definitions as activity_definitions, ReservationActivities};
 pub use admission::AdmissionWorkflow;
+pub use checkout::{checkout_workflow_id, CheckoutWorkflow};
 pub use refund::RefundWorkflow;
 pub use reservation::{ReservationWorkflow, RESERVATION_STATUS, SCHEDULE_ID, USER_ID};
+pub use sweeper::{sweeper_workflow_id, SweeperWorkflow};

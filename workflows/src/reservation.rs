@@ -33,6 +33,9 @@ pub const RESERVATION_STATUS: SearchAttributeKey<String> =
 const PENDING: &str = "PENDING";
 const REJECTED: &str = "REJECTED";
 
+/// Runs from before this marker end a refused hold without a release step when they replay.
+const RELEASE_AFTER_REFUSED_HOLD: &str = "release-after-refused-hold";
+
 #[workflow]
 pub struct ReservationWorkflow {
     input: ReservationInput,
@@ -220,15 +223,20 @@ impl ReservationWorkflow {
         {
             Ok(held) => held,
             Err(err) => match business_failure(&err) {
-                Some((kind, app)) if kind == failure::SEAT_UNAVAILABLE => HoldOutcome {
-                    status: outcome::SEAT_UNAVAILABLE.to_owned(),
-                    unavailable_seat_ids: app
-                        .details::<Vec<i64>>()
-                        .ok()
-                        .flatten()
-                        .unwrap_or_default(),
-                    ..Default::default()
-                },
+                Some((kind, app)) if kind == failure::SEAT_UNAVAILABLE => {
+                    let unavailable_seat_ids =
+                        app.details::<Vec<i64>>().ok().flatten().unwrap_or_default();
+                    // An earlier attempt that Temporal gave up on may still commit a claim;
+                    // a reservation that ends without HELD gives back whatever it may hold.
+                    if ctx.patched(RELEASE_AFTER_REFUSED_HOLD) {
+                        release(ctx, "CANCELLED", "SYSTEM").await;
+                    }
+                    HoldOutcome {
+                        status: outcome::SEAT_UNAVAILABLE.to_owned(),
+                        unavailable_seat_ids,
+                        ..Default::default()
+                    }
+                }
                 _ => {
                     // The hold may have committed before its answer was lost: give back anything
                     // it claimed, so no seat stays held without a workflow to release it.
@@ -315,6 +323,12 @@ impl ReservationWorkflow {
                     set_status_attribute(ctx);
                     return;
                 }
+                Err(err) if is_unverified(&err) => {
+                    // No verified provider event behind this signal: it moves no money, and
+                    // the genuine report of the same payment id must still count later.
+                    ctx.state_mut(|s| s.card_payments.retain(|p| *p != payment.payment_id));
+                    return;
+                }
                 Err(_) => "HOLD_NOT_AVAILABLE",
             }
         } else if status == outcome::CONFIRMED {
@@ -329,13 +343,16 @@ impl ReservationWorkflow {
             reason: reason.to_owned(),
             payment_task_queue: s.input.payment_task_queue.clone(),
         });
-        let _ = ctx
+        let refunded = ctx
             .execute_activity(
                 ReservationActivities::refund_card_payment,
                 input.clone(),
                 refund_options(&input.payment_task_queue),
             )
             .await;
+        if refunded.as_ref().is_err_and(is_unverified) {
+            ctx.state_mut(|s| s.card_payments.retain(|p| *p != payment.payment_id));
+        }
     }
 
     async fn confirm_with_balance(ctx: &mut WorkflowContext<Self>) -> SettlementOutcome {
@@ -433,6 +450,10 @@ fn bounded_options(total: Duration, attempt: Duration) -> ActivityOptions {
             .build(),
     )
     .build()
+}
+
+fn is_unverified(err: &ActivityExecutionError) -> bool {
+    business_failure(err).is_some_and(|(kind, _)| kind == failure::PAYMENT_UNVERIFIED)
 }
 
 /// The type and failure of a non-retryable business outcome raised by an activity.

@@ -5,24 +5,22 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::IdPath,
     state::AppState,
-    waiting_room::{require_turn, QueueTokenHeader},
+    temporal::bounded,
+    waiting_room::{require_hold_token, QueueTokenHeader},
 };
 use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, Json};
 use chrono::Utc;
 use seatline_domain::{ReservationId, ReservationStatus, ScheduleId};
-use seatline_proto::{CardPaymentSignal, RefundCardPaymentInput};
+use seatline_proto::{CheckoutInput, ProviderReport};
 use seatline_provider::webhook_signature::{self, SIGNATURE_HEADER};
 use seatline_storage::{
-    payments::{self, WebhookEvent},
+    payments::{self, OutcomeSource, WebhookEvent},
     reservations,
 };
-use seatline_workflows::{RefundWorkflow, ReservationWorkflow};
+use seatline_workflows::{checkout_workflow_id, CheckoutWorkflow};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use temporalio_client::{
-    errors::WorkflowInteractionError, WorkflowIdConflictPolicy, WorkflowSignalOptions,
-    WorkflowStartOptions,
-};
+use temporalio_client::{WorkflowIdConflictPolicy, WorkflowStartOptions};
 
 /// Starts a card payment with the provider for a held reservation.
 #[tracing::instrument(skip_all, fields(user_id = %user, reservation_id = %id))]
@@ -42,13 +40,13 @@ pub async fn checkout(
         Some(ReservationStatus::Confirmed) => return Err(ApiError::AlreadyConfirmed),
         _ => return Err(ApiError::ReservationExpired),
     }
-    require_turn(
+    // A live hold is proof of a turn: no Redis needed, and an ended turn does not matter.
+    require_hold_token(
         &state,
         user,
         token.as_deref(),
         ScheduleId::from(reservation.schedule_id),
-    )
-    .await?;
+    )?;
     let public = state.public_url.as_str();
     let response = state
         .http
@@ -83,6 +81,16 @@ pub async fn checkout(
         )));
     }
     payments::create_card_payment(&state.pool, id, user, &payment_id, reservation.amount).await?;
+    // From here on the payment is followed until it is applied, refunded or abandoned,
+    // whether or not the provider's webhook ever reaches us.
+    start_checkout(
+        &state,
+        &reservation,
+        &payment_id,
+        ProviderReport::default(),
+        false,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -159,6 +167,7 @@ pub async fn webhook(
             event_id: &event.event_id,
             reservation,
             amount: event.amount,
+            source: OutcomeSource::Webhook,
         },
     )
     .await?;
@@ -168,75 +177,72 @@ pub async fn webhook(
     if record.forwarded {
         return Ok(Json(json!({ "received": true, "duplicate": true })));
     }
-    let signal = CardPaymentSignal {
-        payment_id: event.payment_id.clone(),
-        amount: event.amount,
+    // Recorded: from now on this outcome moves money. The payment's checkout workflow applies
+    // or refunds it; if Temporal can't be reached the answer is 503 and the provider retries
+    // (the sweeper would also find the payment unsettled).
+    let held = reservations::get_reservation(&state.pool, reservation)
+        .await?
+        .ok_or(ApiError::NotFound("reservation"))?;
+    let report = ProviderReport {
+        status: event.status.clone(),
     };
-    let handle = state
-        .temporal
-        .get_workflow_handle::<ReservationWorkflow>(reservation.workflow_id());
-    let sent = if event.status == "SUCCEEDED" {
-        handle
-            .signal(
-                ReservationWorkflow::payment_succeeded,
-                signal,
-                WorkflowSignalOptions::default(),
-            )
-            .await
-    } else {
-        handle
-            .signal(
-                ReservationWorkflow::payment_failed,
-                signal,
-                WorkflowSignalOptions::default(),
-            )
-            .await
-    };
-    match sent {
-        Ok(()) => {}
-        Err(WorkflowInteractionError::NotFound(_)) if event.status == "SUCCEEDED" => {
-            refund_late_payment(&state, reservation, &event.payment_id, event.amount).await?;
-        }
-        Err(WorkflowInteractionError::NotFound(_)) => {} // a decline for a finished reservation
-        Err(err) => return Err(ApiError::Unavailable(anyhow::anyhow!("signal: {err}"))),
-    }
+    start_checkout(&state, &held, &event.payment_id, report, true).await?;
     payments::mark_forwarded(&state.pool, &event.payment_id, &event.status).await?;
     Ok(Json(
         json!({ "received": true, "duplicate": !record.first }),
     ))
 }
 
-/// The reservation's workflow has finished: its seats are sold to this buyer by another
-/// payment, or released. Either way this money goes back, once (`refund-<payment id>`).
-async fn refund_late_payment(
+/// Starts the payment's `CheckoutWorkflow`, or reports to the running one. Temporal keeps one
+/// per payment id however often this runs.
+async fn start_checkout(
     state: &AppState,
-    reservation: ReservationId,
+    reservation: &reservations::Reservation,
     payment_id: &str,
-    amount: i64,
+    report: ProviderReport,
+    signal: bool,
 ) -> ApiResult<()> {
-    let current = payments::find_card_payment(&state.pool, payment_id).await?;
-    if current.is_some_and(|p| p.status == "APPLIED" || p.status == "REFUNDED") {
-        return Ok(());
-    }
-    let input = RefundCardPaymentInput {
-        reservation_id: reservation.to_string(),
+    let s = &state.settings;
+    let input = CheckoutInput {
+        reservation_id: reservation.id.to_string(),
         payment_id: payment_id.to_owned(),
-        amount,
-        reason: "LATE_PAYMENT".to_owned(),
-        payment_task_queue: state.settings.payment_task_queue.clone(),
+        amount: reservation.amount,
+        payment_task_queue: s.payment_task_queue.clone(),
+        reconcile_after_seconds: s.reconcile_after_seconds,
+        abandon_at_ms: reservation.expires_at.timestamp_millis()
+            + s.reconcile_after_seconds as i64 * 1000,
     };
-    let options = WorkflowStartOptions::new(
-        state.settings.task_queue.clone(),
-        format!("refund-{payment_id}"),
-    )
-    .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
-    .build();
-    match state
-        .temporal
-        .start_workflow(RefundWorkflow::run, input, options)
+    let options = WorkflowStartOptions::new(s.task_queue.clone(), checkout_workflow_id(payment_id))
+        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+        .build();
+    let started = if signal {
+        bounded(
+            state,
+            state.temporal.signal_with_start_workflow(
+                CheckoutWorkflow::run,
+                input,
+                CheckoutWorkflow::provider_reported,
+                report,
+                options,
+            ),
+        )
         .await
-    {
-        Ok(_) | Err(temporalio_client::errors::WorkflowStartError::AlreadyStarted { .. }) => Ok(()),
-        Err(err) => Err(ApiError::Unavailable(anyhow::anyhow!("refund: {err}"))),
+    } else {
+        bounded(
+            state,
+            state
+                .temporal
+                .start_workflow(CheckoutWorkflow::run, input, options),
+        )
+        .await
+    };
+    match started {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(err)) => Err(ApiError::Unavailable(anyhow::anyhow!(
+            "checkout workflow: {err}"
+        ))),
+        Err(elapsed) => Err(ApiError::Unavailable(anyhow::anyhow!(
+            "checkout workflow: {elapsed}"
+        ))),
     }
 }

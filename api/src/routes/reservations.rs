@@ -1,14 +1,20 @@
 //! Holds, payments and cancellations go through the reservation's workflow; reads come from
 //! PostgreSQL, which the workflow's activities keep current.
 
-use crate::waiting_room::{require_turn, QueueTokenHeader};
+use crate::waiting_room::{require_hold_token, require_turn, QueueTokenHeader};
 use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
     extract::{IdPath, JsonBody},
+    idempotency,
     state::AppState,
+    temporal::bounded,
 };
-use axum::{extract::State, http::StatusCode, Json};
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    Json,
+};
 use chrono::{DateTime, Utc};
 use seatline_domain::{ReservationId, ReservationStatus, ScheduleId, SeatSelection, UserId};
 use seatline_proto::{
@@ -19,6 +25,7 @@ use seatline_storage::{
     reservations::{self, Reservation},
     seat_cache, waiting_room,
 };
+use sha2::{Digest, Sha256};
 
 /// How long a pre-check claim keeps a seat for a hold that is still being decided.
 const CLAIM_MS: i64 = 15_000;
@@ -29,7 +36,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use temporalio_client::{
     errors::WorkflowUpdateError, WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy,
-    WorkflowUpdateWithStartOptions,
+    WorkflowIdReusePolicy, WorkflowUpdateWithStartOptions,
 };
 use temporalio_common::search_attributes::SearchAttributes;
 
@@ -44,6 +51,7 @@ pub async fn hold(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     QueueTokenHeader(token): QueueTokenHeader,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<HoldBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let schedule =
@@ -72,10 +80,21 @@ pub async fn hold(
         return Err(ApiError::UnknownSeats { seat_ids: unknown });
     }
 
+    let key = headers
+        .get(idempotency::HEADER)
+        .and_then(|v| v.to_str().ok());
+    let reservation = reservation_id_for(user, key);
+    tracing::Span::current().record("reservation_id", tracing::field::display(reservation));
+    if key.is_some() {
+        // A retry of a hold whose first answer was lost (a 5xx, a timeout): the hold may have
+        // been made all the same, and it is the buyer's.
+        if let Some(existing) = reservations::get_reservation(&state.pool, reservation).await? {
+            return answer_existing_hold(&existing, user);
+        }
+    }
+
     // The pre-check: claim the seats in Redis, all or nothing. Losers are turned away here,
     // before any workflow exists; PostgreSQL stays the final guard.
-    let reservation = ReservationId::new();
-    tracing::Span::current().record("reservation_id", tracing::field::display(reservation));
     let mut redis = state.redis.clone();
     seat_cache::ensure_ready(&mut redis, &state.pool, schedule)
         .await
@@ -99,53 +118,29 @@ pub async fn hold(
     // claim is given back and the buyer told to try again.
     let slot = tokio::time::timeout(HOLD_SLOT_WAIT, state.hold_slots.acquire()).await;
     let Ok(Ok(_slot)) = slot else {
-        seat_cache::release_claims(&mut redis, schedule, &wanted, reservation.as_uuid()).await?;
+        give_back_claims(&state, schedule, &wanted, reservation).await;
         metrics::counter!("holds_rejected_total", "stage" => "busy").increment(1);
         return Err(ApiError::Busy);
     };
 
-    let input = ReservationInput {
-        reservation_id: reservation.to_string(),
-        user_id: user.to_string(),
-        schedule_id: schedule.to_string(),
-        seat_ids: seats.raw(),
-        hold_seconds: state.settings.hold.as_secs(),
-        payment_task_queue: state.settings.payment_task_queue.clone(),
-    };
-    let options = WorkflowUpdateWithStartOptions::new(
-        state.settings.task_queue.clone(),
-        reservation.workflow_id(),
-        WorkflowIdConflictPolicy::Fail,
-    )
-    .search_attributes(SearchAttributes::new([
-        USER_ID.value_set(user.to_string()),
-        SCHEDULE_ID.value_set(schedule.to_string()),
-        RESERVATION_STATUS.value_set("PENDING".to_owned()),
-    ]))
-    .build();
-    metrics::counter!("reservation_workflows_started_total").increment(1);
-    let held = state
-        .temporal
-        .execute_update_with_start_workflow(
-            ReservationWorkflow::run,
-            input,
-            ReservationWorkflow::hold,
-            (),
-            options,
-        )
-        .await;
-    // The hold is decided: the seat map now says HELD (written by the hold activity) or the
-    // seats are someone else's. Either way the claims have done their job.
-    seat_cache::release_claims(&mut redis, schedule, &wanted, reservation.as_uuid()).await?;
-    let held: HoldOutcome =
-        held.map_err(|e| ApiError::Unavailable(anyhow::anyhow!("hold update: {e}")))?;
+    let held = start_hold(&state, user, schedule, reservation, &seats).await;
+    // The hold is decided (or the buyer will ask again): the seat map now says HELD (written
+    // by the hold activity) or the seats are someone else's. Either way the claims have done
+    // their job, and a hold still deciding publishes its seats when it commits.
+    give_back_claims(&state, schedule, &wanted, reservation).await;
+    let held = held?;
     match held.status.as_str() {
         outcome::HELD => {
             metrics::counter!("holds_won_total").increment(1);
-            // The buyer's turn lasts at least as long as the hold, plus a minute to pay.
+            // The buyer's turn lasts at least as long as the hold, plus a minute to pay. The
+            // hold itself lets them pay, so a failure here costs nothing.
             let mut redis = state.redis.clone();
-            waiting_room::extend_turn(&mut redis, schedule, user, held.expires_at_ms + 60_000)
-                .await?;
+            if let Err(err) =
+                waiting_room::extend_turn(&mut redis, schedule, user, held.expires_at_ms + 60_000)
+                    .await
+            {
+                tracing::warn!(error = %err, "could not extend the buyer's turn; the hold stands");
+            }
             let expires_at = DateTime::<Utc>::from_timestamp_millis(held.expires_at_ms);
             let seats: Vec<Value> = held
                 .seats
@@ -174,6 +169,106 @@ pub async fn hold(
             })
         }
         other => Err(ApiError::Unavailable(anyhow::anyhow!("hold ended {other}"))),
+    }
+}
+
+/// The reservation id of a hold. With an `Idempotency-Key` it is derived from the buyer and
+/// the key, so a retry of a hold whose answer was lost reaches the same reservation (and its
+/// workflow) instead of racing the buyer's own seats.
+fn reservation_id_for(user: UserId, idempotency_key: Option<&str>) -> ReservationId {
+    let Some(key) = idempotency_key else {
+        return ReservationId::new();
+    };
+    let digest = Sha256::new()
+        .chain_update(b"hold\n")
+        .chain_update(user.to_string())
+        .chain_update(b"\n")
+        .chain_update(key)
+        .finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    ReservationId::from(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+}
+
+/// What a retried hold answers when its reservation already exists.
+fn answer_existing_hold(
+    existing: &Reservation,
+    user: UserId,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if existing.user_id != user.as_uuid() {
+        return Err(ApiError::NotFound("reservation"));
+    }
+    match existing.status() {
+        Some(ReservationStatus::Held) | Some(ReservationStatus::Confirmed) => {
+            Ok((StatusCode::CREATED, Json(reservation_json(existing))))
+        }
+        _ => Err(ApiError::ReservationExpired),
+    }
+}
+
+/// Starts the reservation's workflow and waits, at most `TEMPORAL_CALL_TIMEOUT_MS`, for its
+/// `hold` update to answer. A retry under the same id joins the running workflow; a closed
+/// one is never started again.
+async fn start_hold(
+    state: &AppState,
+    user: UserId,
+    schedule: ScheduleId,
+    reservation: ReservationId,
+    seats: &SeatSelection,
+) -> ApiResult<HoldOutcome> {
+    let input = ReservationInput {
+        reservation_id: reservation.to_string(),
+        user_id: user.to_string(),
+        schedule_id: schedule.to_string(),
+        seat_ids: seats.raw(),
+        hold_seconds: state.settings.hold.as_secs(),
+        payment_task_queue: state.settings.payment_task_queue.clone(),
+    };
+    let options = WorkflowUpdateWithStartOptions::new(
+        state.settings.task_queue.clone(),
+        reservation.workflow_id(),
+        WorkflowIdConflictPolicy::UseExisting,
+    )
+    .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+    .search_attributes(SearchAttributes::new([
+        USER_ID.value_set(user.to_string()),
+        SCHEDULE_ID.value_set(schedule.to_string()),
+        RESERVATION_STATUS.value_set("PENDING".to_owned()),
+    ]))
+    .build();
+    metrics::counter!("reservation_workflows_started_total").increment(1);
+    let held = bounded(
+        state,
+        state.temporal.execute_update_with_start_workflow(
+            ReservationWorkflow::run,
+            input,
+            ReservationWorkflow::hold,
+            (),
+            options,
+        ),
+    )
+    .await;
+    match held {
+        Ok(Ok(held)) => Ok(held),
+        Ok(Err(err)) => Err(ApiError::Unavailable(anyhow::anyhow!("hold update: {err}"))),
+        Err(elapsed) => Err(ApiError::Unavailable(anyhow::anyhow!(
+            "hold update: {elapsed}; a retry with the same Idempotency-Key finds the hold"
+        ))),
+    }
+}
+
+/// Drops the pre-check claims; if Redis can't be reached they lapse after `CLAIM_MS`.
+async fn give_back_claims(
+    state: &AppState,
+    schedule: ScheduleId,
+    seats: &[i64],
+    reservation: ReservationId,
+) {
+    let mut redis = state.redis.clone();
+    if let Err(err) =
+        seat_cache::release_claims(&mut redis, schedule, seats, reservation.as_uuid()).await
+    {
+        tracing::warn!(error = %err, "could not release pre-check claims; they lapse by themselves");
     }
 }
 
@@ -248,12 +343,9 @@ pub async fn pay(
     let reservation = owned(&state, user, id).await?;
     refuse_if_settled(&reservation)?;
     let schedule = ScheduleId::from(reservation.schedule_id);
-    if let Err(gate) = require_turn(&state, user, token.as_deref(), schedule).await {
-        // A double click: the first click paid and ended the turn. Say it is paid.
-        let now = owned(&state, user, id).await?;
-        refuse_if_settled(&now)?;
-        return Err(gate);
-    }
+    // A live hold is proof of a turn: paying needs no Redis, and a turn that ended under the
+    // hold does not matter.
+    require_hold_token(&state, user, token.as_deref(), schedule)?;
     let handle = state
         .temporal
         .get_workflow_handle::<ReservationWorkflow>(id.workflow_id());
@@ -273,7 +365,9 @@ pub async fn pay(
         outcome::CONFIRMED => {
             // Paid: the turn is over and the next buyer in line may come in.
             let mut redis = state.redis.clone();
-            waiting_room::end_turn(&mut redis, schedule, user).await?;
+            if let Err(err) = waiting_room::end_turn(&mut redis, schedule, user).await {
+                tracing::warn!(error = %err, "could not end the buyer's turn; it times out");
+            }
             Ok(Json(json!({
             "reservation_id": id,
             "status": "CONFIRMED",
@@ -337,9 +431,17 @@ where
         let options = WorkflowExecuteUpdateOptions::builder()
             .update_id(update_id.clone())
             .build();
-        let err = match send(options).await {
-            Ok(answer) => return Ok(answer),
-            Err(err) => err,
+        let err = match bounded(state, send(options)).await {
+            Ok(Ok(answer)) => return Ok(answer),
+            Ok(Err(err)) => err.to_string(),
+            Err(elapsed) => {
+                // Temporal or the workers are down: the update may still run when they are
+                // back (it was stamped in time); the buyer hears now and may ask again.
+                if let Some(r) = reservations::get_reservation(&state.pool, id).await? {
+                    refuse_if_settled(&r)?;
+                }
+                return Err(ApiError::Unavailable(anyhow::anyhow!("update: {elapsed}")));
+            }
         };
         let r = reservations::get_reservation(&state.pool, id)
             .await?
