@@ -94,7 +94,8 @@ start_redis() {
   fi
   log "starting Redis"
   mark_started redis
-  redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
+  # AOF, fsynced every second: a restart keeps the waiting line, turns and the seat map.
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly yes --appendfsync everysec \
     --dir "$STACK_DIR" --pidfile "$STACK_DIR/redis.pid" --logfile "$STACK_DIR/redis.log"
   for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
   redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "Redis did not start"

@@ -251,18 +251,20 @@ impl ReservationActivities {
                 ..Default::default()
             });
         }
-        let now = Utc::now().timestamp_millis();
-        let turn_ends = now + (input.turn_seconds as i64) * 1000;
         let step = waiting_room::admit(
             &mut redis,
             schedule,
-            now,
-            turn_ends,
+            (input.turn_seconds as i64) * 1000,
             input.max_batch,
             input.active_cap,
         )
         .await
         .map_err(retryable_redis)?;
+        if step.admitted > 0 || step.waiting > 0 {
+            waiting_room::record_highest_place(&self.pool, schedule, step.highest_place)
+                .await
+                .map_err(retryable)?;
+        }
         if input.measured_rate > 0.0 {
             waiting_room::set_rate(&mut redis, schedule, input.measured_rate)
                 .await
@@ -439,6 +441,12 @@ impl PaymentActivities {
             .send()
             .await
             .map_err(provider_unreachable)?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Err(business(
+                failure::UNKNOWN_PAYMENT,
+                "the provider does not know this payment",
+            ));
+        }
         if !response.status().is_success() {
             return Err(provider_unreachable(format!(
                 "provider answered {}",

@@ -101,8 +101,8 @@ impl SweeperActivities {
         Ok(())
     }
 
-    /// Card payments still PENDING long after their hold ended: their checkout workflow is
-    /// woken (or started again if it is gone), and asks the provider.
+    /// Card payments unsettled long after their hold ended whose checkout workflow is gone
+    /// (closed, terminated, never started): a new one asks the provider and settles them.
     async fn nudge_unsettled_payments(
         &self,
         input: &SweeperInput,
@@ -116,6 +116,10 @@ impl SweeperActivities {
         .await
         .map_err(retryable)?;
         for payment in unsettled {
+            let workflow_id = checkout_workflow_id(&payment.provider_payment_id);
+            if running(&self.temporal, workflow_id.clone()).await? == Some(true) {
+                continue; // still working on it (the provider may be down)
+            }
             let checkout = CheckoutInput {
                 reservation_id: payment.reservation_id.to_string(),
                 payment_id: payment.provider_payment_id.clone(),
@@ -125,12 +129,9 @@ impl SweeperActivities {
                 abandon_at_ms: payment.hold_expires_at.timestamp_millis()
                     + input.reconcile_after_seconds as i64 * 1000,
             };
-            let options = WorkflowStartOptions::new(
-                input.task_queue.clone(),
-                checkout_workflow_id(&payment.provider_payment_id),
-            )
-            .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
-            .build();
+            let options = WorkflowStartOptions::new(input.task_queue.clone(), workflow_id)
+                .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+                .build();
             self.temporal
                 .signal_with_start_workflow(
                     CheckoutWorkflow::run,

@@ -130,14 +130,13 @@ pub async fn require_turn(
         return Err(ApiError::TokenNotFound);
     }
     let mut redis = state.redis.clone();
-    let now = Utc::now().timestamp_millis();
-    if waiting_room::active_turn_ends(&mut redis, schedule, user, now)
+    if waiting_room::active_turn_ends(&mut redis, schedule, user)
         .await?
         .is_some()
     {
         return Ok(claims);
     }
-    match waiting_room::standing(&mut redis, schedule, user, claims.seq, now).await? {
+    match waiting_room::standing(&mut redis, schedule, user, claims.seq).await? {
         Standing::Active { .. } => Ok(claims),
         Standing::Waiting {
             position, sold_out, ..

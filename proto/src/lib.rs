@@ -27,6 +27,8 @@ pub mod failure {
     pub const PAYMENT_APPLIED: &str = "PaymentApplied";
     /// A card payment with no verified provider event behind it (a forged signal).
     pub const PAYMENT_UNVERIFIED: &str = "PaymentUnverified";
+    /// The provider has no such payment: asking again won't change that.
+    pub const UNKNOWN_PAYMENT: &str = "UnknownPayment";
 }
 
 /// What the provider says of a card payment. FAILED is not final (the buyer may try another
@@ -36,4 +38,6 @@ pub mod card_status {
     pub const FAILED: &str = "FAILED";
     pub const PENDING: &str = "PENDING";
     pub const ABANDONED: &str = "ABANDONED";
+    /// The provider does not know the payment; nothing to settle.
+    pub const UNKNOWN: &str = "UNKNOWN";
 }

@@ -185,6 +185,8 @@ pub struct Unsettled {
     pub hold_expires_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// Claims up to `limit` unsettled card payments for a nudge: each is returned at most once
+/// per ten minutes, whichever sweeper asks.
 #[tracing::instrument(skip(pool))]
 pub async fn unsettled_card_payments(
     pool: &PgPool,
@@ -193,16 +195,23 @@ pub async fn unsettled_card_payments(
 ) -> Result<Vec<Unsettled>, sqlx::Error> {
     sqlx::query_as!(
         Unsettled,
-        r#"SELECT p.provider_payment_id AS "provider_payment_id!", p.reservation_id, p.amount,
-                  r.expires_at AS hold_expires_at
-           FROM payments p JOIN reservations r ON r.id = p.reservation_id
-           WHERE p.method = 'CARD' AND p.status IN ('PENDING', 'FAILED')
-             AND p.provider_payment_id IS NOT NULL
-             AND r.expires_at < now() - make_interval(secs => $1)
-             AND NOT EXISTS (SELECT 1 FROM reservation_events e
-                             WHERE e.reservation_id = p.reservation_id AND e.kind = 'PAYMENT_ABANDONED'
-                               AND e.details->>'payment_id' = p.provider_payment_id)
-           ORDER BY r.expires_at LIMIT $2"#,
+        r#"WITH due AS (
+             SELECT p.id FROM payments p JOIN reservations r ON r.id = p.reservation_id
+             WHERE p.method = 'CARD' AND p.status IN ('PENDING', 'FAILED')
+               AND p.provider_payment_id IS NOT NULL
+               AND r.expires_at < now() - make_interval(secs => $1)
+               AND (p.nudged_at IS NULL OR p.nudged_at < now() - interval '10 minutes')
+               AND NOT EXISTS (SELECT 1 FROM reservation_events e
+                               WHERE e.reservation_id = p.reservation_id
+                                 AND e.kind = 'PAYMENT_ABANDONED'
+                                 AND e.details->>'payment_id' = p.provider_payment_id)
+             ORDER BY r.expires_at LIMIT $2
+             FOR UPDATE OF p SKIP LOCKED)
+           UPDATE payments p SET nudged_at = now()
+           FROM due, reservations r
+           WHERE p.id = due.id AND r.id = p.reservation_id
+           RETURNING p.provider_payment_id AS "provider_payment_id!", p.reservation_id, p.amount,
+                     r.expires_at AS hold_expires_at"#,
         after_seconds as f64,
         limit
     )

@@ -266,13 +266,15 @@ pub async fn claim(
     schedule: ScheduleId,
     seat_ids: &[i64],
     reservation: Uuid,
-    now_ms: i64,
     ttl_ms: i64,
 ) -> redis::RedisResult<Vec<i64>> {
     let k = Keys::of(schedule);
+    // Redis' clock, so claims lapse on time whatever the API processes' clocks say.
     let script = Script::new(
         r#"
-        local rid, now, expires = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local rid, expires = ARGV[1], now + tonumber(ARGV[2])
         local taken = {}
         for i = 4, #ARGV do
           local id = ARGV[i]
@@ -297,8 +299,8 @@ pub async fn claim(
         .key(&k.seats)
         .key(&k.claims)
         .arg(reservation.to_string())
-        .arg(now_ms)
-        .arg(now_ms + ttl_ms);
+        .arg(ttl_ms)
+        .arg("");
     for id in seat_ids {
         invocation.arg(*id);
     }

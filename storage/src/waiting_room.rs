@@ -1,19 +1,27 @@
 //! The waiting room, in Redis. Per schedule (keys share the hash tag `{schedule}`):
 //!
-//! - `line`: a list of user ids in join order; a user's place is their index + 1 (`seq`);
+//! - `queue`: a sorted set of user ids scored by their place in line (`seq`);
 //! - `members`: user id → seq, so joining again returns the same place;
-//! - `served`: how many places have been admitted so far (the serving counter);
+//! - `next`: the last place given;
+//! - `served`: the place of the last user admitted (the serving counter);
 //! - `active`: a sorted set of admitted user ids scored by when their turn ends (ms);
 //! - `soldout`, `rate`: set by the admission controller for the waiting users to read.
 //!
-//! A position poll is three O(1) reads, whatever the length of the line.
+//! Times come from Redis' own clock (`TIME`), so turns do not depend on API and worker clocks
+//! agreeing. If Redis loses the line, a waiting user's signed token still carries their place:
+//! their next poll puts them back at it, and new places continue after the highest place ever
+//! given (recorded in PostgreSQL by the admission controller), so nobody is sent to the back.
+//!
+//! A position poll is one script of O(log n) reads, whatever the length of the line.
 
 use redis::{aio::ConnectionManager, Script};
 use seatline_domain::{ScheduleId, UserId};
+use sqlx::PgPool;
 
 struct Keys {
-    line: String,
+    queue: String,
     members: String,
+    next: String,
     served: String,
     active: String,
     soldout: String,
@@ -28,8 +36,9 @@ impl Keys {
     fn of(schedule: ScheduleId) -> Self {
         let k = |name: &str| Self::key(schedule, name);
         Self {
-            line: k("line"),
+            queue: k("queue"),
             members: k("members"),
+            next: k("next"),
             served: k("served"),
             active: k("active"),
             soldout: k("soldout"),
@@ -37,6 +46,9 @@ impl Keys {
         }
     }
 }
+
+/// Redis' clock in ms, inside a script.
+const NOW_MS: &str = "local t = redis.call('TIME'); local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
 
 /// Where a user stands.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,90 +66,137 @@ pub enum Standing {
 }
 
 /// Joins the line, or returns the place already held. A user whose turn is over joins again
-/// at the back.
-#[tracing::instrument(skip(redis), fields(user_id = %user))]
+/// at the back. `floor` is the highest place ever given, from PostgreSQL: it is read only
+/// when Redis has no line for the schedule (first use, or the line was lost).
+#[tracing::instrument(skip(redis, pool), fields(user_id = %user))]
 pub async fn join(
     redis: &mut ConnectionManager,
+    pool: &PgPool,
     schedule: ScheduleId,
     user: UserId,
-    now_ms: i64,
-) -> redis::RedisResult<u64> {
+) -> Result<u64, JoinError> {
     let k = Keys::of(schedule);
-    let script = Script::new(
+    let script = Script::new(&format!(
         r#"
-        local user, now = ARGV[1], tonumber(ARGV[2])
+        {NOW_MS}
+        local user = ARGV[1]
         local seq = tonumber(redis.call('HGET', KEYS[1], user) or '0')
         if seq > 0 then
-          local served = tonumber(redis.call('GET', KEYS[3]) or '0')
-          local turn_ends = tonumber(redis.call('ZSCORE', KEYS[4], user) or '0')
+          local served = tonumber(redis.call('GET', KEYS[4]) or '0')
+          local turn_ends = tonumber(redis.call('ZSCORE', KEYS[5], user) or '0')
           if seq > served or turn_ends > now then return seq end
         end
-        seq = redis.call('RPUSH', KEYS[2], user)
+        if redis.call('EXISTS', KEYS[3]) == 0 then
+          if ARGV[2] == '' then return -1 end
+          redis.call('SET', KEYS[3], ARGV[2], 'NX')
+        end
+        seq = redis.call('INCR', KEYS[3])
+        redis.call('ZADD', KEYS[2], seq, user)
         redis.call('HSET', KEYS[1], user, seq)
         return seq
-        "#,
-    );
-    script
-        .key(&k.members)
-        .key(&k.line)
-        .key(&k.served)
-        .key(&k.active)
-        .arg(user.to_string())
-        .arg(now_ms)
-        .invoke_async(redis)
-        .await
+        "#
+    ));
+    let mut floor = String::new();
+    loop {
+        let seq: i64 = script
+            .key(&k.members)
+            .key(&k.queue)
+            .key(&k.next)
+            .key(&k.served)
+            .key(&k.active)
+            .arg(user.to_string())
+            .arg(&floor)
+            .invoke_async(redis)
+            .await?;
+        if seq > 0 {
+            return Ok(seq as u64);
+        }
+        floor = highest_place(pool, schedule).await?.to_string();
+    }
 }
 
-/// When `user`'s turn ends, if they have an active turn that has not ended by `now_ms`. One
-/// command: the gate's common case, a buyer whose turn it is, needs no more.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// When `user`'s turn ends, if they have an active turn that has not ended yet. One command:
+/// the gate's common case, a buyer whose turn it is, needs no more.
 #[tracing::instrument(level = "debug", skip(redis), fields(user_id = %user))]
 pub async fn active_turn_ends(
     redis: &mut ConnectionManager,
     schedule: ScheduleId,
     user: UserId,
-    now_ms: i64,
 ) -> redis::RedisResult<Option<i64>> {
-    let ends: Option<f64> = redis::cmd("ZSCORE")
-        .arg(Keys::key(schedule, "active"))
+    let script = Script::new(&format!(
+        r#"
+        {NOW_MS}
+        local ends = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0')
+        if ends > now then return ends end
+        return 0
+        "#
+    ));
+    let ends: i64 = script
+        .key(Keys::key(schedule, "active"))
         .arg(user.to_string())
-        .query_async(redis)
+        .invoke_async(redis)
         .await?;
-    Ok(ends.map(|e| e as i64).filter(|e| *e > now_ms))
+    Ok((ends > 0).then_some(ends))
 }
 
-/// Where `user`, who joined at `seq`, stands now. O(1): it reads the serving counter, the
-/// user's turn and two flags, in one round trip.
+/// Where `user`, whose token says place `seq`, stands now. If Redis has no record of them
+/// (the line was lost), they are put back at the place their signed token carries.
 #[tracing::instrument(skip(redis), fields(user_id = %user))]
 pub async fn standing(
     redis: &mut ConnectionManager,
     schedule: ScheduleId,
     user: UserId,
     seq: u64,
-    now_ms: i64,
 ) -> redis::RedisResult<Standing> {
     let k = Keys::of(schedule);
-    let (served, sold_out, rate, turn_ends): (
-        Option<u64>,
-        Option<String>,
-        Option<f64>,
-        Option<f64>,
-    ) = redis::pipe()
-        .get(&k.served)
-        .get(&k.soldout)
-        .get(&k.rate)
-        .zscore(&k.active, user.to_string())
-        .query_async(redis)
+    let script = Script::new(&format!(
+        r#"
+        {NOW_MS}
+        local user, seq = ARGV[1], tonumber(ARGV[2])
+        if redis.call('HEXISTS', KEYS[1], user) == 0 then
+          redis.call('HSET', KEYS[1], user, seq)
+          redis.call('ZADD', KEYS[2], 'NX', seq, user)
+          if tonumber(redis.call('GET', KEYS[3]) or '0') < seq then redis.call('SET', KEYS[3], seq) end
+        end
+        local served = tonumber(redis.call('GET', KEYS[4]) or '0')
+        local turn_ends = tonumber(redis.call('ZSCORE', KEYS[5], user) or '0')
+        local position = 0
+        if seq > served then position = redis.call('ZCOUNT', KEYS[2], '(' .. served, seq) end
+        local sold_out = redis.call('EXISTS', KEYS[6])
+        local rate = redis.call('GET', KEYS[7]) or ''
+        if turn_ends <= now then turn_ends = 0 end
+        return {{served, turn_ends, position, sold_out, rate}}
+        "#
+    ));
+    let (served, turn_ends, position, sold_out, rate): (u64, i64, u64, i64, String) = script
+        .key(&k.members)
+        .key(&k.queue)
+        .key(&k.next)
+        .key(&k.served)
+        .key(&k.active)
+        .key(&k.soldout)
+        .key(&k.rate)
+        .arg(user.to_string())
+        .arg(seq)
+        .invoke_async(redis)
         .await?;
-    let served = served.unwrap_or(0);
     Ok(match turn_ends {
-        Some(ends) if ends as i64 > now_ms => Standing::Active {
-            expires_at_ms: ends as i64,
+        ends if ends > 0 => Standing::Active {
+            expires_at_ms: ends,
         },
         _ if seq <= served => Standing::Expired,
         _ => Standing::Waiting {
-            position: seq - served,
-            sold_out: sold_out.is_some(),
-            rate_per_second: rate,
+            position: position.max(1),
+            sold_out: sold_out == 1,
+            rate_per_second: rate.parse().ok(),
         },
     })
 }
@@ -149,43 +208,50 @@ pub struct Admitted {
     pub served: u64,
     pub active: u64,
     pub waiting: u64,
+    /// The highest place given so far, for PostgreSQL to remember.
+    pub highest_place: u64,
 }
 
 /// Admits up to `max_batch` users in line order while fewer than `cap` are active, giving each
-/// a turn that ends at `turn_ends_ms`. Turns that have ended free their place first.
+/// a turn of `turn_ms` from now (Redis' clock). Turns that have ended free their place first.
 #[tracing::instrument(skip(redis))]
 pub async fn admit(
     redis: &mut ConnectionManager,
     schedule: ScheduleId,
-    now_ms: i64,
-    turn_ends_ms: i64,
+    turn_ms: i64,
     max_batch: u64,
     cap: u64,
 ) -> redis::RedisResult<Admitted> {
     let k = Keys::of(schedule);
-    let script = Script::new(
+    let script = Script::new(&format!(
         r#"
-        local now, ends, batch, cap = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+        {NOW_MS}
+        local ends, batch, cap = now + tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
         redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
         local active = redis.call('ZCARD', KEYS[2])
         local served = tonumber(redis.call('GET', KEYS[1]) or '0')
-        local len = redis.call('LLEN', KEYS[3])
-        local n = math.min(cap - active, batch, len - served)
-        if n <= 0 then return {0, served, active, len - served} end
-        local users = redis.call('LRANGE', KEYS[3], served, served + n - 1)
-        for _, user in ipairs(users) do
-          redis.call('ZADD', KEYS[2], ends, user)
+        local highest = tonumber(redis.call('GET', KEYS[4]) or '0')
+        local n = math.min(cap - active, batch)
+        local admitted = 0
+        if n > 0 then
+          local next_up = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. served, '+inf', 'WITHSCORES', 'LIMIT', 0, n)
+          for i = 1, #next_up, 2 do
+            redis.call('ZADD', KEYS[2], ends, next_up[i])
+            served = tonumber(next_up[i + 1])
+            admitted = admitted + 1
+          end
+          if admitted > 0 then redis.call('SET', KEYS[1], served) end
         end
-        redis.call('SET', KEYS[1], served + n)
-        return {n, served + n, active + n, len - served - n}
-        "#,
-    );
-    let (admitted, served, active, waiting): (u64, u64, u64, u64) = script
+        local waiting = redis.call('ZCOUNT', KEYS[3], '(' .. served, '+inf')
+        return {{admitted, served, active + admitted, waiting, highest}}
+        "#
+    ));
+    let (admitted, served, active, waiting, highest_place): (u64, u64, u64, u64, u64) = script
         .key(&k.served)
         .key(&k.active)
-        .key(&k.line)
-        .arg(now_ms)
-        .arg(turn_ends_ms)
+        .key(&k.queue)
+        .key(&k.next)
+        .arg(turn_ms)
         .arg(max_batch)
         .arg(cap)
         .invoke_async(redis)
@@ -195,7 +261,40 @@ pub async fn admit(
         served,
         active,
         waiting,
+        highest_place,
     })
+}
+
+/// Remembers the highest place given in a schedule's line, so a line Redis loses continues
+/// after it. Never goes down.
+#[tracing::instrument(skip(pool))]
+pub async fn record_highest_place(
+    pool: &PgPool,
+    schedule: ScheduleId,
+    place: u64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO waiting_room_marks (schedule_id, highest_place) VALUES ($1, $2)
+         ON CONFLICT (schedule_id) DO UPDATE
+         SET highest_place = GREATEST(waiting_room_marks.highest_place, EXCLUDED.highest_place),
+             updated_at = now()",
+        schedule.as_uuid(),
+        place as i64
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(pool))]
+pub async fn highest_place(pool: &PgPool, schedule: ScheduleId) -> Result<u64, sqlx::Error> {
+    let place = sqlx::query_scalar!(
+        "SELECT highest_place FROM waiting_room_marks WHERE schedule_id = $1",
+        schedule.as_uuid()
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(place.unwrap_or(0).max(0) as u64)
 }
 
 /// Lengthens an active turn to at least `until_ms` (while the user holds seats).

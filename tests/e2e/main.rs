@@ -10,6 +10,7 @@ mod money;
 mod money_conservation;
 mod ops;
 mod payments;
+mod recovery;
 mod reservations;
 mod seat_map;
 mod sellout;

@@ -5,7 +5,7 @@ use seatline_domain::ScheduleId;
 use serde_json::{json, Value};
 use std::time::Duration;
 
-async fn checkout(api: &Api, user: &User, reservation: &str) -> Reply {
+pub(crate) async fn checkout(api: &Api, user: &User, reservation: &str) -> Reply {
     api.as_user(
         user,
         Method::POST,
@@ -15,7 +15,7 @@ async fn checkout(api: &Api, user: &User, reservation: &str) -> Reply {
     .await
 }
 
-async fn event_kinds(api: &Api, user: &User, reservation: &str) -> Vec<String> {
+pub(crate) async fn event_kinds(api: &Api, user: &User, reservation: &str) -> Vec<String> {
     let events = api
         .get(
             &format!("/api/v1/reservations/{reservation}/events"),
@@ -30,14 +30,14 @@ async fn event_kinds(api: &Api, user: &User, reservation: &str) -> Vec<String> {
         .collect()
 }
 
-async fn wait_for_status(api: &Api, user: &User, reservation: &str, status: &str) {
+pub(crate) async fn wait_for_status(api: &Api, user: &User, reservation: &str, status: &str) {
     eventually(Duration::from_secs(20), || async {
         api.reservation(user, reservation).await.body["status"] == status
     })
     .await;
 }
 
-async fn held(app: &TestApp, cols: i32) -> (ScheduleId, Vec<i64>, User, String, i64) {
+pub(crate) async fn held(app: &TestApp, cols: i32) -> (ScheduleId, Vec<i64>, User, String, i64) {
     let (schedule, seats) = app.schedule(1, cols).await;
     let buyer = app.api.user("Card buyer").await;
     let held = app.api.hold(&buyer, schedule, &seats[..1]).await;
@@ -46,7 +46,7 @@ async fn held(app: &TestApp, cols: i32) -> (ScheduleId, Vec<i64>, User, String, 
     (schedule, seats, buyer, reservation_id(&held), amount)
 }
 
-async fn payment_rows(app: &TestApp, reservation: &str) -> Vec<(String, String)> {
+pub(crate) async fn payment_rows(app: &TestApp, reservation: &str) -> Vec<(String, String)> {
     sqlx::query_as(
         "SELECT method, status FROM payments WHERE reservation_id = $1::uuid ORDER BY created_at",
     )

@@ -14,10 +14,11 @@ use crate::{
     ReservationWorkflow,
 };
 use seatline_proto::{
-    card_status, CardPaymentSignal, CheckCardPaymentInput, CheckoutInput, CheckoutOutcome,
+    card_status, failure, CardPaymentSignal, CheckCardPaymentInput, CheckoutInput, CheckoutOutcome,
     ProviderReport, RefundCardPaymentInput,
 };
 use std::time::{Duration, UNIX_EPOCH};
+use temporalio_common::error::{ActivityExecutionError, IncomingError};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     SignalWorkflowOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
@@ -88,16 +89,22 @@ impl CheckoutWorkflow {
             };
             let mut options = retried_forever(Duration::from_secs(15), Duration::from_secs(30));
             options.task_queue = Some(input.payment_task_queue.clone());
-            if let Ok(found) = ctx
+            match ctx
                 .execute_activity(ReservationActivities::check_card_payment, check, options)
                 .await
             {
-                if (found.status == card_status::SUCCEEDED
-                    || found.status == card_status::ABANDONED)
-                    && ctx.state(|s| s.outcome.is_none())
-                {
-                    ctx.state_mut(|s| s.outcome = Some(found.status));
+                Ok(found) => {
+                    if (found.status == card_status::SUCCEEDED
+                        || found.status == card_status::ABANDONED)
+                        && ctx.state(|s| s.outcome.is_none())
+                    {
+                        ctx.state_mut(|s| s.outcome = Some(found.status));
+                    }
                 }
+                Err(err) if is_unknown_payment(&err) => {
+                    ctx.state_mut(|s| s.outcome = Some(card_status::UNKNOWN.to_owned()));
+                }
+                Err(_) => {}
             }
             if ctx.state(|s| s.outcome.is_some()) {
                 break;
@@ -189,6 +196,16 @@ impl CheckoutWorkflow {
             Ok(_) => "REFUNDED",
             Err(_) => "IGNORED",
         }
+    }
+}
+
+fn is_unknown_payment(err: &ActivityExecutionError) -> bool {
+    match err {
+        ActivityExecutionError::Failed(failed) => matches!(
+            failed.cause(),
+            Some(IncomingError::Application(app)) if app.type_name() == Some(failure::UNKNOWN_PAYMENT)
+        ),
+        _ => false,
     }
 }
 

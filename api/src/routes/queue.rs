@@ -40,7 +40,12 @@ pub async fn join(
     ensure_admission(&state, schedule).await?;
     let mut redis = state.redis.clone();
     let now_ms = now.timestamp_millis();
-    let seq = waiting_room::join(&mut redis, schedule, user, now_ms).await?;
+    let seq = waiting_room::join(&mut redis, &state.pool, schedule, user)
+        .await
+        .map_err(|e| match e {
+            waiting_room::JoinError::Redis(e) => ApiError::from(e),
+            waiting_room::JoinError::Database(e) => ApiError::from(e),
+        })?;
     let ttl_ms = (state.settings.queue_token_ttl_seconds as i64) * 1000;
     // The same place always gets the same token: its expiry is pinned to the place.
     let claims = QueueClaims {
@@ -50,7 +55,7 @@ pub async fn join(
         expires_at_ms: token_expiry(now_ms, ttl_ms),
     };
     let token = state.queue_tokens.issue(&claims);
-    let standing = waiting_room::standing(&mut redis, schedule, user, seq, now_ms).await?;
+    let standing = waiting_room::standing(&mut redis, schedule, user, seq).await?;
     metrics::counter!("queue_joins_total").increment(1);
     let mut body = standing_json(&state, &claims, standing);
     body["token"] = json!(token);
@@ -63,7 +68,7 @@ fn token_expiry(now_ms: i64, ttl_ms: i64) -> i64 {
     (now_ms + ttl_ms) / grid * grid + grid
 }
 
-/// Where the caller stands: three O(1) Redis reads, nothing else.
+/// Where the caller stands: one Redis script, nothing else.
 pub async fn current(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -79,9 +84,7 @@ pub async fn current(
         other => other?,
     };
     let mut redis = state.redis.clone();
-    let now_ms = Utc::now().timestamp_millis();
-    let standing =
-        waiting_room::standing(&mut redis, claims.schedule, user, claims.seq, now_ms).await?;
+    let standing = waiting_room::standing(&mut redis, claims.schedule, user, claims.seq).await?;
     Ok(Json(standing_json(&state, &claims, standing)))
 }
 

@@ -99,13 +99,11 @@ pub async fn hold(
     seat_cache::ensure_ready(&mut redis, &state.pool, schedule)
         .await
         .map_err(|e| ApiError::Unavailable(e.into()))?;
-    let now_ms = Utc::now().timestamp_millis();
     let taken = seat_cache::claim(
         &mut redis,
         schedule,
         &wanted,
         reservation.as_uuid(),
-        now_ms,
         CLAIM_MS,
     )
     .await?;
