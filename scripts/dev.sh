@@ -51,7 +51,7 @@ log "migrations and demo data"
 "$BIN/seatline-api" seed >"$STACK_DIR/seed.log" 2>&1 || { cat "$STACK_DIR/seed.log"; die "seeding failed"; }
 
 start_process provider "$BIN/seatline-provider"
-start_process worker "$BIN/seatline-worker"
+WORKER_METRICS_PORT="${WORKER_METRICS_PORT:-9464}" start_process worker "$BIN/seatline-worker"
 start_process api "$BIN/seatline-api"
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$API_PORT/readyz" >/dev/null && break; sleep 0.2; done
 curl -sf "http://127.0.0.1:$API_PORT/readyz" >/dev/null || die "the API is not ready; see $STACK_DIR/api.log"
@@ -63,7 +63,7 @@ cat <<MSG
     API           http://127.0.0.1:$API_PORT/api/v1
     API docs      http://127.0.0.1:$API_PORT/docs
     Temporal UI   http://127.0.0.1:$TEMPORAL_UI_PORT
-    Metrics       http://127.0.0.1:$API_PORT/metrics
+    Metrics       http://127.0.0.1:$API_PORT/metrics (worker: http://127.0.0.1:${WORKER_METRICS_PORT:-9464}/metrics)
     Mock payment provider  http://127.0.0.1:$PROVIDER_PORT
   Logs are in $STACK_DIR/. Stop with Ctrl-C or scripts/dev.sh stop.
 

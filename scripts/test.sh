@@ -4,7 +4,17 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
+# What a reviewer would refuse, refused first: formatting, lints, stale query data.
+if [ $# -eq 0 ] || [ "${SEATLINE_LINT:-}" = 1 ]; then
+  log "checking formatting, lints and .sqlx/"
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets -q -- -D warnings
+fi
+
 start_services
+if [ $# -eq 0 ] || [ "${SEATLINE_LINT:-}" = 1 ]; then
+  "$ROOT/scripts/sqlx-prepare.sh" --check
+fi
 # Each run's task queues share a prefix; its workflows have no worker once the tests end.
 export SEATLINE_TEST_RUN="${SEATLINE_TEST_RUN:-$(date +%s)-$$}"
 cleanup() {
@@ -29,10 +39,22 @@ redis-cli -p "$REDIS_PORT" -n "$TEST_REDIS_DB" flushdb >/dev/null
 log "building"
 cargo build --workspace --bins
 status=0
+# The fault-injection suite restarts its own services, so it runs alone, after the rest.
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast "$@" || status=$?
+  cargo nextest run --workspace --exclude seatline-faults --no-fail-fast "$@" || status=$?
 else
-  cargo test --workspace --no-fail-fast "$@" || status=$?
+  cargo test --workspace --exclude seatline-faults --no-fail-fast "$@" || status=$?
+fi
+
+fault_tests() {
+  local result=0
+  cargo test -p seatline-faults --test faults -- --ignored --test-threads=1 --nocapture || result=$?
+  "$ROOT/faults/stop-stack.sh" || true
+  return $result
+}
+if [ "${SEATLINE_SKIP_FAULTS:-}" != 1 ] && [ $# -eq 0 ]; then
+  log "fault-injection suite (a stack of its own; FAULT-REPORT lines are its figures)"
+  fault_tests || status=$?
 fi
 
 # The buyer's page, in headless Chromium, against a stack of its own: the mock provider, a

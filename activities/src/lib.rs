@@ -4,18 +4,21 @@
 
 use chrono::{DateTime, Utc};
 use redis::aio::ConnectionManager;
-use seatline_domain::{ReservationId, ReservationStatus, ScheduleId, SeatSelection, UserId};
-use seatline_proto::{
-    card_status, CardPaymentStatus, CheckCardPaymentInput, RefundCardPaymentInput, RefundOutcome,
+use seatline_domain::{
+    HoldResult, ProviderOutcome, RefundResult, ReservationId, ReservationStatus, ScheduleId,
+    SeatSelection, UserId,
 };
 use seatline_proto::{
-    failure, outcome, AdmitBatchInput, AdmitBatchOutcome, ConfirmOutcome, ConfirmWithBalanceInput,
+    failure, AdmitBatchInput, AdmitBatchOutcome, ConfirmOutcome, ConfirmWithBalanceInput,
     ConfirmWithCardInput, HeldSeat, HoldOutcome, HoldSeatsInput, ReleaseHoldInput,
+};
+use seatline_proto::{
+    CardPaymentStatus, CheckCardPaymentInput, RefundCardPaymentInput, RefundOutcome,
 };
 use seatline_storage::{catalog, seat_cache, waiting_room};
 use seatline_storage::{
     payments::{self, OutcomeSource, RefundError, WebhookEvent},
-    reservations::{self, ConfirmError, HoldError, HoldRequest},
+    reservations::{self, ConfirmError, HoldError, HoldExpiry, HoldRequest},
     Actor, Pool,
 };
 use seatline_workflows::activity_definitions;
@@ -67,8 +70,14 @@ impl ReservationActivities {
         let user = parse(UserId::parse(&input.user_id))?;
         let schedule = parse(ScheduleId::parse(&input.schedule_id))?;
         let seats = parse(SeatSelection::parse(&input.seat_ids))?.raw();
-        let expires_at = DateTime::<Utc>::from_timestamp_millis(input.expires_at_ms)
-            .ok_or_else(|| business("BadInput", "expires_at_ms is out of range"))?;
+        let expiry = if input.hold_seconds > 0 {
+            HoldExpiry::After(std::time::Duration::from_secs(input.hold_seconds))
+        } else {
+            HoldExpiry::At(
+                DateTime::<Utc>::from_timestamp_millis(input.expires_at_ms)
+                    .ok_or_else(|| business("BadInput", "expires_at_ms is out of range"))?,
+            )
+        };
         let span =
             tracing::info_span!("hold_seats", reservation_id = %reservation, user_id = %user);
         let _enter = span.enter();
@@ -77,7 +86,7 @@ impl ReservationActivities {
             user,
             schedule,
             seat_ids: &seats,
-            expires_at,
+            expiry,
         };
         let held = reservations::hold_seats(&self.pool, request).await;
         if held.is_ok() {
@@ -85,7 +94,7 @@ impl ReservationActivities {
         }
         match held {
             Ok(held) => Ok(HoldOutcome {
-                status: outcome::HELD.to_owned(),
+                status: HoldResult::Held.as_str().to_owned(),
                 amount: held.amount,
                 expires_at_ms: held.expires_at.timestamp_millis(),
                 seats: held
@@ -170,7 +179,7 @@ impl ReservationActivities {
     ) -> Result<String, ActivityError> {
         let reservation = parse(ReservationId::parse(&input.reservation_id))?;
         let to: ReservationStatus = parse(input.reason.parse())?;
-        let actor = Actor::parse(&input.actor).unwrap_or(Actor::System);
+        let actor: Actor = input.actor.parse().unwrap_or(Actor::System);
         let status = reservations::release_hold(&self.pool, reservation, to, actor)
             .await
             .map_err(retryable)?;
@@ -334,7 +343,7 @@ impl PaymentActivities {
             Ok(true) => {}
             Ok(false) => {
                 return Ok(RefundOutcome {
-                    outcome: "ALREADY_REFUNDED".to_owned(),
+                    outcome: RefundResult::AlreadyRefunded.as_str().to_owned(),
                     refund_id: String::new(),
                 })
             }
@@ -381,7 +390,7 @@ impl PaymentActivities {
             .await
         {
             Ok(()) => Ok(RefundOutcome {
-                outcome: "REFUNDED".to_owned(),
+                outcome: RefundResult::Refunded.as_str().to_owned(),
                 refund_id,
             }),
             Err(RefundError::Database(err)) => Err(retryable(err)),
@@ -404,17 +413,21 @@ impl PaymentActivities {
             return Err(business("BadInput", "no such card payment"));
         };
         let mut status = self.provider_status(&input.payment_id).await?;
-        if input.abandon && (status == card_status::PENDING || status == card_status::FAILED) {
+        if input.abandon && matches!(status, ProviderOutcome::Pending | ProviderOutcome::Failed) {
             status = self.cancel_at_provider(&input.payment_id).await?;
         }
-        let (recorded, source, event_id) = match status.as_str() {
-            card_status::SUCCEEDED => (
-                card_status::SUCCEEDED,
+        let (recorded, source, event_id) = match status {
+            ProviderOutcome::Succeeded => (
+                ProviderOutcome::Succeeded,
                 OutcomeSource::Reconciliation,
                 "reconciliation",
             ),
-            card_status::ABANDONED => (card_status::FAILED, OutcomeSource::Abandoned, "abandoned"),
-            _ => return Ok(CardPaymentStatus { status }),
+            ProviderOutcome::Abandoned => (
+                ProviderOutcome::Failed,
+                OutcomeSource::Abandoned,
+                "abandoned",
+            ),
+            _ => return Ok(CardPaymentStatus::of(status)),
         };
         payments::record_webhook(
             &self.pool,
@@ -430,11 +443,11 @@ impl PaymentActivities {
         .await
         .map_err(retryable)?;
         tracing::info!(%status, "card payment outcome settled by asking the provider");
-        Ok(CardPaymentStatus { status })
+        Ok(CardPaymentStatus::of(status))
     }
 
     /// SUCCEEDED, FAILED, PENDING or ABANDONED, as the provider has it now.
-    async fn provider_status(&self, payment_id: &str) -> Result<String, ActivityError> {
+    async fn provider_status(&self, payment_id: &str) -> Result<ProviderOutcome, ActivityError> {
         let response = self
             .http
             .get(format!("{}/v1/payments/{payment_id}", self.provider_url))
@@ -461,7 +474,7 @@ impl PaymentActivities {
 
     /// Cancels a payment the buyer did not complete in time; the provider answers 409 if it
     /// succeeded meanwhile, and then that success counts.
-    async fn cancel_at_provider(&self, payment_id: &str) -> Result<String, ActivityError> {
+    async fn cancel_at_provider(&self, payment_id: &str) -> Result<ProviderOutcome, ActivityError> {
         let response = self
             .http
             .post(format!(
@@ -473,22 +486,20 @@ impl PaymentActivities {
             .await
             .map_err(provider_unreachable)?;
         match response.status().as_u16() {
-            200..=299 => Ok(card_status::ABANDONED.to_owned()),
+            200..=299 => Ok(ProviderOutcome::Abandoned),
             409 => self.provider_status(payment_id).await,
             other => Err(provider_unreachable(format!("provider answered {other}"))),
         }
     }
 }
 
-/// The provider's payment statuses in Seatline's words.
-fn provider_word(status: &str) -> String {
+/// The provider API's payment statuses in Seatline's words (the provider says CANCELED for a
+/// payment Seatline abandoned).
+fn provider_word(status: &str) -> ProviderOutcome {
     match status {
-        "SUCCEEDED" => card_status::SUCCEEDED,
-        "FAILED" => card_status::FAILED,
-        "CANCELED" | "CANCELLED" => card_status::ABANDONED,
-        _ => card_status::PENDING,
+        "CANCELED" | "CANCELLED" => ProviderOutcome::Abandoned,
+        other => other.parse().unwrap_or(ProviderOutcome::Pending),
     }
-    .to_owned()
 }
 
 fn provider_unreachable(err: impl std::fmt::Display) -> ActivityError {

@@ -8,10 +8,10 @@ use bytes::Bytes;
 use flate2::{write::GzEncoder, Compression};
 use futures::StreamExt;
 use redis::aio::ConnectionManager;
-use seatline_domain::ScheduleId;
+use seatline_domain::{ScheduleId, SeatStatus};
 use seatline_storage::{
     catalog,
-    seat_cache::{self, status_of_letter, SeatChanges, CHANGES_CHANNEL},
+    seat_cache::{self, SeatChanges, CHANGES_CHANNEL},
     Pool,
 };
 use serde_json::json;
@@ -160,11 +160,7 @@ impl SeatMaps {
             let mut state = map.state.write().expect("lock");
             for c in &changes.changes {
                 if let Some(&i) = map.index.get(&c.seat_id) {
-                    state.statuses[i] = match c.status.as_str() {
-                        "HELD" => b'H',
-                        "SOLD" => b'S',
-                        _ => b'A',
-                    };
+                    state.statuses[i] = c.status.letter();
                 }
             }
             state.version = state.version.max(changes.version);
@@ -267,7 +263,7 @@ impl ScheduleMap {
             .zip(statuses)
             .map(|(s, status)| {
                 json!({ "seat_id": s.seat_id, "row": s.row, "number": s.number, "grade": s.grade,
-                        "price": s.price, "status": status_of_letter(*status) })
+                        "price": s.price, "status": SeatStatus::from_letter(*status) })
             })
             .collect();
         let available = statuses.iter().filter(|s| **s == b'A').count();

@@ -8,7 +8,10 @@ mod seats;
 
 pub use ids::{ConcertId, ReservationId, ScheduleId, SeatId, UserId};
 pub use money::{Amount, MAX_CHARGE};
-pub use reservation::{HoldDuration, ReservationStatus, SeatStatus, MAX_SEATS_PER_HOLD};
+pub use reservation::{
+    Actor, HoldDuration, HoldResult, PaymentMethod, PaymentStatus, ProviderOutcome, RefundReason,
+    RefundResult, ReservationStatus, SeatStatus, Settlement, MAX_SEATS_PER_HOLD,
+};
 pub use seats::{SeatSelection, UserName};
 
 /// Why an input was refused; the message is safe to show to a client.

@@ -104,6 +104,108 @@ string_enum!(
     }
 );
 
+impl SeatStatus {
+    /// The one-letter form of the compact seat map and the Redis cache: `A`, `H`, `S`.
+    pub fn letter(self) -> u8 {
+        match self {
+            Self::Available => b'A',
+            Self::Held => b'H',
+            Self::Sold => b'S',
+        }
+    }
+
+    /// The status of a letter; anything unknown reads as available, as an empty cache does.
+    pub fn from_letter(letter: u8) -> Self {
+        match letter {
+            b'H' => Self::Held,
+            b'S' => Self::Sold,
+            _ => Self::Available,
+        }
+    }
+}
+
+string_enum!(
+    /// A payment as Seatline records it.
+    PaymentStatus {
+        Pending => "PENDING",
+        Applied => "APPLIED",
+        Failed => "FAILED",
+        Refunded => "REFUNDED",
+    }
+);
+
+string_enum!(
+    /// How a payment was made.
+    PaymentMethod {
+        Balance => "BALANCE",
+        Card => "CARD",
+    }
+);
+
+string_enum!(
+    /// What the hold step of a reservation decided.
+    HoldResult {
+        Held => "HELD",
+        SeatUnavailable => "SEAT_UNAVAILABLE",
+        HoldFailed => "HOLD_FAILED",
+    }
+);
+
+string_enum!(
+    /// The answer to a payment or cancellation asked of a reservation.
+    Settlement {
+        Confirmed => "CONFIRMED",
+        Cancelled => "CANCELLED",
+        InsufficientBalance => "INSUFFICIENT_BALANCE",
+        ReservationExpired => "RESERVATION_EXPIRED",
+        AlreadyConfirmed => "ALREADY_CONFIRMED",
+        NotHeld => "NOT_HELD",
+        PaymentFailed => "PAYMENT_FAILED",
+    }
+);
+
+string_enum!(
+    /// What the payment provider says of a card payment. `Failed` is not final (the buyer
+    /// may try another card within the hold); `Abandoned` is: Seatline cancelled it at the
+    /// provider after the hold; `Unknown`: the provider has no such payment.
+    ProviderOutcome {
+        Succeeded => "SUCCEEDED",
+        Failed => "FAILED",
+        Pending => "PENDING",
+        Abandoned => "ABANDONED",
+        Unknown => "UNKNOWN",
+    }
+);
+
+string_enum!(
+    /// Why a card payment is refunded.
+    RefundReason {
+        HoldNotAvailable => "HOLD_NOT_AVAILABLE",
+        AlreadyPaid => "ALREADY_PAID",
+        LatePayment => "LATE_PAYMENT",
+    }
+);
+
+string_enum!(
+    /// What a refund attempt did.
+    RefundResult {
+        Refunded => "REFUNDED",
+        AlreadyRefunded => "ALREADY_REFUNDED",
+        NotRefundable => "NOT_REFUNDABLE",
+    }
+);
+
+string_enum!(
+    /// Who did a step of a reservation, as the audit log records it.
+    Actor {
+        User => "USER",
+        Provider => "PROVIDER",
+        Timer => "TIMER",
+        Operator => "OPERATOR",
+        System => "SYSTEM",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +233,23 @@ mod tests {
         assert!(!ReservationStatus::Held.is_final());
         assert!(ReservationStatus::Expired.is_final());
         assert_eq!("SOLD".parse::<SeatStatus>().unwrap(), SeatStatus::Sold);
+    }
+
+    #[test]
+    fn seat_letters_round_trip() {
+        for s in [SeatStatus::Available, SeatStatus::Held, SeatStatus::Sold] {
+            assert_eq!(SeatStatus::from_letter(s.letter()), s);
+        }
+        assert_eq!(SeatStatus::from_letter(b'?'), SeatStatus::Available);
+        assert_eq!(SeatStatus::Held.letter(), b'H');
+    }
+
+    #[test]
+    fn outcome_words_are_the_contract_words() {
+        assert_eq!(Settlement::PaymentFailed.as_str(), "PAYMENT_FAILED");
+        assert_eq!("SEAT_UNAVAILABLE".parse(), Ok(HoldResult::SeatUnavailable));
+        assert_eq!("ABANDONED".parse(), Ok(ProviderOutcome::Abandoned));
+        assert_eq!(Actor::System.to_string(), "SYSTEM");
+        assert!("CANCELED".parse::<ProviderOutcome>().is_err());
     }
 }

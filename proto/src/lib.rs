@@ -5,18 +5,84 @@ pub mod reservation {
 }
 
 pub use reservation::*;
+use seatline_domain::{
+    Actor, HoldResult, ProviderOutcome, RefundReason, ReservationStatus, Settlement,
+};
 
-/// Status words shared by the workflow, the activities and the API.
-pub mod outcome {
-    pub const HELD: &str = "HELD";
-    pub const SEAT_UNAVAILABLE: &str = "SEAT_UNAVAILABLE";
-    pub const HOLD_FAILED: &str = "HOLD_FAILED";
-    pub const CONFIRMED: &str = "CONFIRMED";
-    pub const CANCELLED: &str = "CANCELLED";
-    pub const INSUFFICIENT_BALANCE: &str = "INSUFFICIENT_BALANCE";
-    pub const RESERVATION_EXPIRED: &str = "RESERVATION_EXPIRED";
-    pub const ALREADY_CONFIRMED: &str = "ALREADY_CONFIRMED";
-    pub const NOT_HELD: &str = "NOT_HELD";
+// The messages carry statuses as plain words (readable in the Temporal UI); these accessors
+// are the one place where the words become the domain's enums and back.
+
+impl HoldOutcome {
+    /// What the hold decided. A word this build does not know reads as a failed hold.
+    pub fn result(&self) -> HoldResult {
+        self.status.parse().unwrap_or(HoldResult::HoldFailed)
+    }
+
+    /// A hold that did not happen, naming the seats someone else has.
+    pub fn refused(result: HoldResult, unavailable_seat_ids: Vec<i64>) -> Self {
+        Self {
+            status: result.as_str().to_owned(),
+            unavailable_seat_ids,
+            ..Default::default()
+        }
+    }
+}
+
+impl SettlementOutcome {
+    pub fn new(settlement: Settlement, status: &str, amount: i64) -> Self {
+        Self {
+            outcome: settlement.as_str().to_owned(),
+            status: status.to_owned(),
+            amount,
+            balance: 0,
+        }
+    }
+
+    /// The answer. A word this build does not know reads as a failed payment (try again).
+    pub fn settlement(&self) -> Settlement {
+        self.outcome.parse().unwrap_or(Settlement::PaymentFailed)
+    }
+}
+
+impl ReleaseHoldInput {
+    pub fn new(reservation_id: &str, to: ReservationStatus, actor: Actor) -> Self {
+        Self {
+            reservation_id: reservation_id.to_owned(),
+            reason: to.as_str().to_owned(),
+            actor: actor.as_str().to_owned(),
+        }
+    }
+}
+
+impl CardPaymentStatus {
+    pub fn of(outcome: ProviderOutcome) -> Self {
+        Self {
+            status: outcome.as_str().to_owned(),
+        }
+    }
+
+    pub fn outcome(&self) -> ProviderOutcome {
+        self.status.parse().unwrap_or(ProviderOutcome::Pending)
+    }
+}
+
+impl ProviderReport {
+    /// A verified outcome; `None` asks for a check now.
+    pub fn of(outcome: Option<ProviderOutcome>) -> Self {
+        Self {
+            status: outcome.map(|o| o.as_str().to_owned()).unwrap_or_default(),
+        }
+    }
+
+    pub fn outcome(&self) -> Option<ProviderOutcome> {
+        self.status.parse().ok()
+    }
+}
+
+impl RefundCardPaymentInput {
+    pub fn reason(&self) -> Option<RefundReason> {
+        self.reason.parse().ok()
+    }
 }
 
 /// Application failure types raised by activities for business outcomes (non-retryable).
@@ -29,15 +95,4 @@ pub mod failure {
     pub const PAYMENT_UNVERIFIED: &str = "PaymentUnverified";
     /// The provider has no such payment: asking again won't change that.
     pub const UNKNOWN_PAYMENT: &str = "UnknownPayment";
-}
-
-/// What the provider says of a card payment. FAILED is not final (the buyer may try another
-/// card within the hold); ABANDONED is: Seatline cancelled it at the provider after the hold.
-pub mod card_status {
-    pub const SUCCEEDED: &str = "SUCCEEDED";
-    pub const FAILED: &str = "FAILED";
-    pub const PENDING: &str = "PENDING";
-    pub const ABANDONED: &str = "ABANDONED";
-    /// The provider does not know the payment; nothing to settle.
-    pub const UNKNOWN: &str = "UNKNOWN";
 }

@@ -108,6 +108,15 @@ pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
         .map(|_| ())
 }
 
+/// A status word read from a column whose CHECK constraint lists the words: a word this build
+/// does not know is a decoding error, not a business outcome.
+pub(crate) fn decode<T>(raw: &str) -> Result<T, sqlx::Error>
+where
+    T: std::str::FromStr<Err = seatline_domain::ParseError>,
+{
+    raw.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
 /// The name of the constraint a database error violated, if any.
 pub fn violated_constraint(err: &sqlx::Error) -> Option<&str> {
     match err {
@@ -117,34 +126,4 @@ pub fn violated_constraint(err: &sqlx::Error) -> Option<&str> {
 }
 
 /// Who did a step of a reservation, as the audit log records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Actor {
-    User,
-    Provider,
-    Timer,
-    Operator,
-    System,
-}
-
-impl Actor {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Actor::User => "USER",
-            Actor::Provider => "PROVIDER",
-            Actor::Timer => "TIMER",
-            Actor::Operator => "OPERATOR",
-            Actor::System => "SYSTEM",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Actor> {
-        Some(match raw {
-            "USER" => Actor::User,
-            "PROVIDER" => Actor::Provider,
-            "TIMER" => Actor::Timer,
-            "OPERATOR" => Actor::Operator,
-            "SYSTEM" => Actor::System,
-            _ => return None,
-        })
-    }
-}
+pub use seatline_domain::Actor;

@@ -1,7 +1,7 @@
 //! Card payments made through the provider: checkout, webhook events, refunds.
 
-use crate::{reservations::record_event, Actor};
-use seatline_domain::{ReservationId, UserId};
+use crate::{decode, reservations::record_event, Actor};
+use seatline_domain::{PaymentStatus, ProviderOutcome, ReservationId, UserId};
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -12,7 +12,7 @@ pub struct CardPayment {
     pub reservation_id: Uuid,
     pub user_id: Uuid,
     pub amount: i64,
-    pub status: String,
+    pub status: PaymentStatus,
 }
 
 /// Records a checkout: a PENDING card payment the provider knows as `provider_payment_id`.
@@ -54,14 +54,23 @@ pub async fn find_card_payment(
     pool: &PgPool,
     provider_payment_id: &str,
 ) -> Result<Option<CardPayment>, sqlx::Error> {
-    sqlx::query_as!(
-        CardPayment,
+    let row = sqlx::query!(
         "SELECT id, reservation_id, user_id, amount, status FROM payments
          WHERE provider_payment_id = $1",
         provider_payment_id
     )
     .fetch_optional(pool)
-    .await
+    .await?;
+    row.map(|r| {
+        Ok(CardPayment {
+            id: r.id,
+            reservation_id: r.reservation_id,
+            user_id: r.user_id,
+            amount: r.amount,
+            status: decode(&r.status)?,
+        })
+    })
+    .transpose()
 }
 
 /// Where a verified outcome of a card payment came from.
@@ -95,7 +104,8 @@ impl OutcomeSource {
 
 pub struct WebhookEvent<'a> {
     pub provider_payment_id: &'a str,
-    pub status: &'a str,
+    /// Succeeded or Failed: the outcomes the provider reports.
+    pub status: ProviderOutcome,
     pub event_id: &'a str,
     pub reservation: ReservationId,
     pub amount: i64,
@@ -126,7 +136,7 @@ pub async fn record_webhook(
            DO UPDATE SET deliveries = payment_webhook_events.deliveries + 1
            RETURNING deliveries, forwarded_at IS NOT NULL AS "forwarded!""#,
         event.provider_payment_id,
-        event.status,
+        event.status.as_str(),
         event.event_id,
         event.reservation.as_uuid(),
         event.amount
@@ -134,7 +144,7 @@ pub async fn record_webhook(
     .fetch_one(&mut *tx)
     .await?;
     let first = row.deliveries == 1;
-    if event.status == "FAILED" {
+    if event.status == ProviderOutcome::Failed {
         sqlx::query!(
             "UPDATE payments SET status = 'FAILED', updated_at = now()
              WHERE provider_payment_id = $1 AND status = 'PENDING'",
@@ -148,7 +158,7 @@ pub async fn record_webhook(
         event.reservation,
         event.source.audit_kind(first),
         event.source.actor(),
-        json!({ "payment_id": event.provider_payment_id, "status": event.status,
+        json!({ "payment_id": event.provider_payment_id, "status": event.status.as_str(),
                 "event_id": event.event_id, "amount": event.amount, "delivery": row.deliveries }),
     )
     .await?;
@@ -223,13 +233,13 @@ pub async fn unsettled_card_payments(
 pub async fn mark_forwarded(
     pool: &PgPool,
     provider_payment_id: &str,
-    status: &str,
+    status: ProviderOutcome,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "UPDATE payment_webhook_events SET forwarded_at = now()
          WHERE provider_payment_id = $1 AND status = $2 AND forwarded_at IS NULL",
         provider_payment_id,
-        status
+        status.as_str()
     )
     .execute(pool)
     .await?;
@@ -255,9 +265,9 @@ pub async fn refundable(pool: &PgPool, provider_payment_id: &str) -> Result<bool
     let payment = find_card_payment(pool, provider_payment_id)
         .await?
         .ok_or(RefundError::NotFound)?;
-    match payment.status.as_str() {
-        "APPLIED" => Err(RefundError::Applied),
-        "REFUNDED" => Ok(false),
+    match payment.status {
+        PaymentStatus::Applied => Err(RefundError::Applied),
+        PaymentStatus::Refunded => Ok(false),
         _ if !success_verified(pool, provider_payment_id).await? => Err(RefundError::Unverified),
         _ => Ok(true),
     }
@@ -280,9 +290,9 @@ pub async fn record_refund(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(RefundError::NotFound)?;
-    match payment.status.as_str() {
-        "APPLIED" => return Err(RefundError::Applied),
-        "REFUNDED" => return Ok(()),
+    match decode::<PaymentStatus>(&payment.status)? {
+        PaymentStatus::Applied => return Err(RefundError::Applied),
+        PaymentStatus::Refunded => return Ok(()),
         _ => {}
     }
     sqlx::query!(

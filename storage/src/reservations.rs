@@ -1,9 +1,12 @@
 //! Holds, confirmations and releases. Each is one transaction and safe to repeat: activities
 //! retry, so a second run of the same step finds its work done and reports the same result.
 
+use crate::decode;
 use crate::{constraint, violated_constraint, Actor};
 use chrono::{DateTime, Utc};
-use seatline_domain::{ReservationId, ReservationStatus, ScheduleId, UserId};
+use seatline_domain::{
+    PaymentMethod, PaymentStatus, ReservationId, ReservationStatus, ScheduleId, SeatStatus, UserId,
+};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -23,18 +26,12 @@ pub struct Reservation {
     pub id: Uuid,
     pub user_id: Uuid,
     pub schedule_id: Uuid,
-    pub status: String,
+    pub status: ReservationStatus,
     pub amount: i64,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub seats: Vec<ReservedSeat>,
-}
-
-impl Reservation {
-    pub fn status(&self) -> Option<ReservationStatus> {
-        self.status.parse().ok()
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,7 +48,16 @@ pub struct HoldRequest<'a> {
     pub user: UserId,
     pub schedule: ScheduleId,
     pub seat_ids: &'a [i64],
-    pub expires_at: DateTime<Utc>,
+    pub expiry: HoldExpiry,
+}
+
+/// When a hold ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldExpiry {
+    /// This long after the hold commits, by the database's clock.
+    After(std::time::Duration),
+    /// At a fixed moment (holds of runs that fixed it up front).
+    At(DateTime<Utc>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +68,7 @@ pub enum HoldError {
     UnknownSeats(Vec<i64>),
     /// A retry of a hold whose reservation has since ended (expired, cancelled, swept).
     #[error("the reservation is {0}, no longer held")]
-    Ended(String),
+    Ended(ReservationStatus),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -109,24 +115,33 @@ pub async fn hold_seats(pool: &PgPool, req: HoldRequest<'_>) -> Result<Reservati
     }
     let taken: Vec<i64> = seats
         .iter()
-        .filter(|s| s.status != "AVAILABLE" && s.reservation_id != ours)
+        .filter(|s| s.status != SeatStatus::Available.as_str() && s.reservation_id != ours)
         .map(|s| s.seat_id)
         .collect();
     if !taken.is_empty() {
         return Err(HoldError::Unavailable(taken));
     }
     let amount: i64 = seats.iter().map(|s| s.price).sum();
-    sqlx::query!(
+    let expires_at = sqlx::query!(
         "INSERT INTO reservations (id, user_id, schedule_id, status, amount, expires_at)
-         VALUES ($1, $2, $3, 'HELD', $4, $5)",
+         VALUES ($1, $2, $3, 'HELD', $4, COALESCE($5, now() + make_interval(secs => $6)))
+         RETURNING expires_at",
         req.reservation.as_uuid(),
         req.user.as_uuid(),
         req.schedule.as_uuid(),
         amount,
-        req.expires_at
+        match req.expiry {
+            HoldExpiry::At(at) => Some(at),
+            HoldExpiry::After(_) => None,
+        },
+        match req.expiry {
+            HoldExpiry::After(d) => d.as_secs_f64(),
+            HoldExpiry::At(_) => 0.0,
+        }
     )
-    .execute(&mut *tx)
-    .await?;
+    .fetch_one(&mut *tx)
+    .await?
+    .expires_at;
     let ids: Vec<i64> = seats.iter().map(|s| s.seat_id).collect();
     let prices: Vec<i64> = seats.iter().map(|s| s.price).collect();
     let claimed = sqlx::query!(
@@ -160,7 +175,7 @@ pub async fn hold_seats(pool: &PgPool, req: HoldRequest<'_>) -> Result<Reservati
         req.reservation,
         "HELD",
         Actor::User,
-        json!({ "seat_ids": ids, "amount": amount, "expires_at": req.expires_at }),
+        json!({ "seat_ids": ids, "amount": amount, "expires_at": expires_at }),
     )
     .await?;
     tx.commit().await?;
@@ -171,9 +186,9 @@ pub async fn hold_seats(pool: &PgPool, req: HoldRequest<'_>) -> Result<Reservati
 
 /// A hold found committed: still HELD is a win; anything else has ended since.
 fn held_already(existing: Reservation) -> Result<Reservation, HoldError> {
-    match existing.status() {
-        Some(ReservationStatus::Held) => Ok(existing),
-        _ => Err(HoldError::Ended(existing.status)),
+    match existing.status {
+        ReservationStatus::Held => Ok(existing),
+        ended => Err(HoldError::Ended(ended)),
     }
 }
 
@@ -188,7 +203,7 @@ pub enum ConfirmError {
     #[error("balance {balance} is less than {amount}")]
     InsufficientBalance { balance: i64, amount: i64 },
     #[error("reservation is {0}, not HELD")]
-    NotHeld(String),
+    NotHeld(ReservationStatus),
     #[error("reservation not found")]
     NotFound,
     /// A card payment with no verified provider success behind it.
@@ -223,7 +238,8 @@ pub async fn confirm_with_balance(
     )
     .fetch_optional(&mut *tx)
     .await?;
-    if row.status == "CONFIRMED" {
+    let status: ReservationStatus = decode(&row.status)?;
+    if status == ReservationStatus::Confirmed {
         if let Some(balance) = already_used {
             // A retry of a confirmation that committed.
             return Ok(Confirmed {
@@ -232,8 +248,8 @@ pub async fn confirm_with_balance(
             });
         }
     }
-    if row.status != "HELD" {
-        return Err(ConfirmError::NotHeld(row.status));
+    if status != ReservationStatus::Held {
+        return Err(ConfirmError::NotHeld(status));
     }
     let debited = sqlx::query_scalar!(
         "UPDATE balances SET balance = balance - $2, updated_at = now()
@@ -339,7 +355,8 @@ pub async fn confirm_with_card(
         schedule: reservation.schedule_id,
         amount: payment.amount,
     };
-    if payment.status == "APPLIED" {
+    let payment_status: PaymentStatus = decode(&payment.status)?;
+    if payment_status == PaymentStatus::Applied {
         return Ok(confirmed); // a retry of a confirmation that committed
     }
     let verified = sqlx::query_scalar!(
@@ -352,8 +369,9 @@ pub async fn confirm_with_card(
     if !verified {
         return Err(ConfirmError::Unverified);
     }
-    if reservation.status != "HELD" || payment.status == "REFUNDED" {
-        return Err(ConfirmError::NotHeld(reservation.status));
+    let status: ReservationStatus = decode(&reservation.status)?;
+    if status != ReservationStatus::Held || payment_status == PaymentStatus::Refunded {
+        return Err(ConfirmError::NotHeld(status));
     }
     sqlx::query!(
         "UPDATE payments SET status = 'APPLIED', updated_at = now() WHERE provider_payment_id = $1",
@@ -449,8 +467,45 @@ async fn release(
     else {
         return Ok(None);
     };
-    if status != "HELD" {
-        return Ok(status.parse().ok());
+    let status: ReservationStatus = decode(&status)?;
+    if status != ReservationStatus::Held {
+        return Ok(Some(status));
+    }
+    if to == ReservationStatus::Expired {
+        // A card payment whose verified success was recorded before the deadline is honoured
+        // even if its report reaches the workflow after the timer: it confirms, not expires.
+        let paid_in_time = sqlx::query!(
+            r#"SELECT p.provider_payment_id AS "provider_payment_id!", p.amount
+               FROM payments p
+               JOIN payment_webhook_events e
+                 ON e.provider_payment_id = p.provider_payment_id AND e.status = 'SUCCEEDED'
+               JOIN reservations r ON r.id = p.reservation_id
+               WHERE p.reservation_id = $1 AND p.method = 'CARD' AND p.status IN ('PENDING', 'FAILED')
+                 AND e.received_at <= r.expires_at
+               ORDER BY e.received_at LIMIT 1
+               FOR UPDATE OF p"#,
+            id.as_uuid()
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(paid) = paid_in_time {
+            sqlx::query!(
+                "UPDATE payments SET status = 'APPLIED', updated_at = now() WHERE provider_payment_id = $1",
+                paid.provider_payment_id
+            )
+            .execute(&mut *tx)
+            .await?;
+            sell_and_confirm(
+                &mut tx,
+                id,
+                Actor::Provider,
+                json!({ "method": PaymentMethod::Card, "payment_id": paid.provider_payment_id,
+                        "amount": paid.amount, "applied_at_deadline": true }),
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(Some(ReservationStatus::Confirmed));
+        }
     }
     let released = sqlx::query_scalar!(
         "UPDATE reservation_seats SET released_at = now()
@@ -559,30 +614,31 @@ async fn load_reservations(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<Reservatio
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Reservation {
-            seats: seats
-                .iter()
-                .filter(|s| s.reservation_id == r.id)
-                .map(|s| ReservedSeat {
-                    seat_id: s.seat_id,
-                    row: s.row_number,
-                    number: s.seat_number,
-                    grade: s.grade.clone(),
-                    price: s.price,
-                })
-                .collect(),
-            id: r.id,
-            user_id: r.user_id,
-            schedule_id: r.schedule_id,
-            status: r.status,
-            amount: r.amount,
-            expires_at: r.expires_at,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
+    rows.into_iter()
+        .map(|r| {
+            Ok(Reservation {
+                seats: seats
+                    .iter()
+                    .filter(|s| s.reservation_id == r.id)
+                    .map(|s| ReservedSeat {
+                        seat_id: s.seat_id,
+                        row: s.row_number,
+                        number: s.seat_number,
+                        grade: s.grade.clone(),
+                        price: s.price,
+                    })
+                    .collect(),
+                id: r.id,
+                user_id: r.user_id,
+                schedule_id: r.schedule_id,
+                status: decode(&r.status)?,
+                amount: r.amount,
+                expires_at: r.expires_at,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            })
         })
-        .collect())
+        .collect()
 }
 
 #[tracing::instrument(skip(pool), fields(reservation_id = %id))]

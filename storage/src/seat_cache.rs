@@ -8,7 +8,7 @@
 //! guard. If Redis loses the data, `ensure_ready` rebuilds it from PostgreSQL.
 
 use redis::{aio::ConnectionManager, Script};
-use seatline_domain::ScheduleId;
+use seatline_domain::{ScheduleId, SeatStatus};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -54,23 +54,7 @@ pub struct SeatChanges {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SeatChange {
     pub seat_id: i64,
-    pub status: String,
-}
-
-fn letter(status: &str) -> &'static str {
-    match status {
-        "HELD" => "H",
-        "SOLD" => "S",
-        _ => "A",
-    }
-}
-
-pub fn status_of_letter(letter: u8) -> &'static str {
-    match letter {
-        b'H' => "HELD",
-        b'S' => "SOLD",
-        _ => "AVAILABLE",
-    }
+    pub status: SeatStatus,
 }
 
 /// Seats of a schedule from PostgreSQL, all of them or those listed.
@@ -169,9 +153,14 @@ pub async fn apply(
         .arg(CHANGES_CHANNEL)
         .arg(if publish { "1" } else { "0" });
     for s in states {
+        let letter = s
+            .status
+            .parse::<SeatStatus>()
+            .unwrap_or(SeatStatus::Available)
+            .letter() as char;
         let value = format!(
             "{}:{}:{}",
-            letter(&s.status),
+            letter,
             s.version,
             s.reservation_id.map(|r| r.to_string()).unwrap_or_default()
         );

@@ -139,7 +139,9 @@ async fn a_hold_whose_workflow_is_gone_is_swept_after_expiry() {
             user: UserId::parse(&buyer.id).unwrap(),
             schedule,
             seat_ids: &seats[..2],
-            expires_at: chrono::Utc::now() - chrono::Duration::seconds(5),
+            expiry: seatline_storage::reservations::HoldExpiry::At(
+                chrono::Utc::now() - chrono::Duration::seconds(5),
+            ),
         },
     )
     .await
@@ -356,4 +358,48 @@ async fn lose_line(app: &TestApp, schedule: ScheduleId) {
         .query_async(&mut redis)
         .await
         .unwrap();
+}
+
+/// The provider reports a success before the hold's deadline, but no worker runs until after
+/// it: the timer and the report reach the workflow in the wrong order. The payment was made in
+/// time, so the reservation is confirmed, not expired and refunded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_payment_made_before_the_deadline_confirms_even_if_the_timer_wins() {
+    let settings = quick(6);
+    let app = TestApp::spawn_api_only(settings.clone()).await;
+    let api = &app.api;
+    let first = Process::start("seatline-worker", &settings, &[]);
+    let (_, _, buyer, id, _) = held(&app, 2).await;
+    let payment = checkout(api, &buyer, &id).await.body["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    first.kill();
+    app.provider.complete(&payment, "SUCCEEDED", "normal").await;
+    eventually(Duration::from_secs(10), || async {
+        app.provider.payment(&payment).await["webhook_acknowledged"] == 1
+    })
+    .await;
+    let expires_at: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT expires_at FROM reservations WHERE id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let wait = (expires_at - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(wait + Duration::from_secs(1)).await;
+    let _second = Process::start("seatline-worker", &settings, &[]);
+    wait_for_status(api, &buyer, &id, "CONFIRMED").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        api.reservation(&buyer, &id).await.body["status"],
+        "CONFIRMED"
+    );
+    assert_eq!(
+        payment_rows(&app, &id).await,
+        vec![("CARD".into(), "APPLIED".into())]
+    );
+    assert_eq!(app.provider.payment(&payment).await["refunded_amount"], 0);
 }

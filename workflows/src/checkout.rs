@@ -13,8 +13,9 @@ use crate::{
     reservation::{refund_options, retried_forever},
     ReservationWorkflow,
 };
+use seatline_domain::{ProviderOutcome, RefundReason};
 use seatline_proto::{
-    card_status, failure, CardPaymentSignal, CheckCardPaymentInput, CheckoutInput, CheckoutOutcome,
+    failure, CardPaymentSignal, CheckCardPaymentInput, CheckoutInput, CheckoutOutcome,
     ProviderReport, RefundCardPaymentInput,
 };
 use std::time::{Duration, UNIX_EPOCH};
@@ -35,8 +36,8 @@ pub fn checkout_workflow_id(provider_payment_id: &str) -> String {
 #[workflow]
 pub struct CheckoutWorkflow {
     input: CheckoutInput,
-    /// SUCCEEDED or ABANDONED once known: the end of the checkout.
-    outcome: Option<String>,
+    /// Succeeded, Abandoned or Unknown once known: the end of the checkout.
+    outcome: Option<ProviderOutcome>,
     /// Declines reported since the reservation last heard of one.
     declines: u32,
     /// The sweeper asked for a check now.
@@ -94,15 +95,17 @@ impl CheckoutWorkflow {
                 .await
             {
                 Ok(found) => {
-                    if (found.status == card_status::SUCCEEDED
-                        || found.status == card_status::ABANDONED)
-                        && ctx.state(|s| s.outcome.is_none())
+                    let found = found.outcome();
+                    if matches!(
+                        found,
+                        ProviderOutcome::Succeeded | ProviderOutcome::Abandoned
+                    ) && ctx.state(|s| s.outcome.is_none())
                     {
-                        ctx.state_mut(|s| s.outcome = Some(found.status));
+                        ctx.state_mut(|s| s.outcome = Some(found));
                     }
                 }
                 Err(err) if is_unknown_payment(&err) => {
-                    ctx.state_mut(|s| s.outcome = Some(card_status::UNKNOWN.to_owned()));
+                    ctx.state_mut(|s| s.outcome = Some(ProviderOutcome::Unknown));
                 }
                 Err(_) => {}
             }
@@ -111,14 +114,14 @@ impl CheckoutWorkflow {
             }
             wait = (wait * 2).min(MAX_RECONCILE_WAIT);
         }
-        let status = ctx.state(|s| s.outcome.clone().unwrap_or_default());
-        let handled = if status == card_status::SUCCEEDED {
+        let status = ctx.state(|s| s.outcome.unwrap_or(ProviderOutcome::Unknown));
+        let handled = if status == ProviderOutcome::Succeeded {
             Self::hand_over(ctx, &input).await
         } else {
             "IGNORED"
         };
         Ok(CheckoutOutcome {
-            status,
+            status: status.as_str().to_owned(),
             handled: handled.to_owned(),
         })
     }
@@ -130,9 +133,11 @@ impl CheckoutWorkflow {
         _ctx: &mut SyncWorkflowContext<Self>,
         report: ProviderReport,
     ) {
-        match report.status.as_str() {
-            card_status::SUCCEEDED if self.outcome.is_none() => self.outcome = Some(report.status),
-            card_status::FAILED => self.declines += 1,
+        match report.outcome() {
+            Some(ProviderOutcome::Succeeded) if self.outcome.is_none() => {
+                self.outcome = Some(ProviderOutcome::Succeeded)
+            }
+            Some(ProviderOutcome::Failed) => self.declines += 1,
             _ => self.check_now = true,
         }
     }
@@ -140,8 +145,9 @@ impl CheckoutWorkflow {
     #[query]
     pub fn outcome(&self, _ctx: &WorkflowContextView) -> String {
         self.outcome
-            .clone()
-            .unwrap_or_else(|| card_status::PENDING.to_owned())
+            .unwrap_or(ProviderOutcome::Pending)
+            .as_str()
+            .to_owned()
     }
 }
 
@@ -185,7 +191,7 @@ impl CheckoutWorkflow {
             reservation_id: input.reservation_id.clone(),
             payment_id: input.payment_id.clone(),
             amount: input.amount,
-            reason: "LATE_PAYMENT".to_owned(),
+            reason: RefundReason::LatePayment.as_str().to_owned(),
             payment_task_queue: input.payment_task_queue.clone(),
         };
         let options = refund_options(&input.payment_task_queue);

@@ -3,6 +3,7 @@
 //! makes it happen once however often the webhook is delivered.
 
 use crate::{activities::ReservationActivities, reservation::refund_options};
+use seatline_domain::RefundResult;
 use seatline_proto::{RefundCardPaymentInput, RefundOutcome};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
@@ -27,7 +28,7 @@ impl RefundWorkflow {
             .execute_activity(ReservationActivities::refund_card_payment, input, options)
             .await
             .unwrap_or_else(|_| RefundOutcome {
-                outcome: "NOT_REFUNDABLE".to_owned(),
+                outcome: RefundResult::NotRefundable.as_str().to_owned(),
                 refund_id: String::new(),
             }))
     }

@@ -7,8 +7,9 @@
 //! being applied can't be released under it, and two payments can't both debit.
 
 use crate::activities::ReservationActivities;
+use seatline_domain::{Actor, HoldResult, RefundReason, ReservationStatus, Settlement};
 use seatline_proto::{
-    failure, outcome, CancelRequest, CardPaymentSignal, ConfirmOutcome, ConfirmWithBalanceInput,
+    failure, CancelRequest, CardPaymentSignal, ConfirmOutcome, ConfirmWithBalanceInput,
     ConfirmWithCardInput, HoldOutcome, HoldSeatsInput, PayWithBalanceRequest,
     RefundCardPaymentInput, ReleaseHoldInput, ReservationInput, ReservationState,
     SettlementOutcome,
@@ -29,9 +30,26 @@ pub const SCHEDULE_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword(
 pub const RESERVATION_STATUS: SearchAttributeKey<String> =
     SearchAttributeKey::keyword("ReservationStatus");
 
-/// Before the hold activity answers, and after it refused.
-const PENDING: &str = "PENDING";
-const REJECTED: &str = "REJECTED";
+/// Where the workflow is: before the hold is decided, refused, or a reservation status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Pending,
+    Rejected,
+    Is(ReservationStatus),
+}
+
+impl Phase {
+    const HELD: Phase = Phase::Is(ReservationStatus::Held);
+
+    /// The word of the `ReservationStatus` search attribute and the `state` query.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "PENDING",
+            Phase::Rejected => "REJECTED",
+            Phase::Is(status) => status.as_str(),
+        }
+    }
+}
 
 /// Runs from before this marker end a refused hold without a release step when they replay.
 const RELEASE_AFTER_REFUSED_HOLD: &str = "release-after-refused-hold";
@@ -39,7 +57,7 @@ const RELEASE_AFTER_REFUSED_HOLD: &str = "release-after-refused-hold";
 #[workflow]
 pub struct ReservationWorkflow {
     input: ReservationInput,
-    status: String,
+    status: Phase,
     hold: Option<HoldOutcome>,
     expires_at_ms: i64,
     /// A settlement activity (confirm or release) is running.
@@ -58,7 +76,7 @@ impl ReservationWorkflow {
     pub fn new(_ctx: &WorkflowContextView, input: ReservationInput) -> Self {
         Self {
             input,
-            status: PENDING.to_owned(),
+            status: Phase::Pending,
             hold: None,
             expires_at_ms: 0,
             settling: false,
@@ -76,9 +94,17 @@ impl ReservationWorkflow {
         ctx.state_mut(|s| s.expires_at_ms = expires_at_ms);
 
         let hold = Self::hold_seats(ctx, &input, expires_at_ms).await;
-        let held = hold.status == outcome::HELD;
+        let held = hold.result() == HoldResult::Held;
+        // The hold runs from when it committed (the database says when), so the buyer gets
+        // the whole of it however long the hold took to decide.
+        let expires_at_ms = if held && hold.expires_at_ms > 0 {
+            hold.expires_at_ms
+        } else {
+            expires_at_ms
+        };
         ctx.state_mut(|s| {
-            s.status = if held { outcome::HELD } else { REJECTED }.to_owned();
+            s.status = if held { Phase::HELD } else { Phase::Rejected };
+            s.expires_at_ms = expires_at_ms;
             s.hold = Some(hold);
         });
         set_status_attribute(ctx);
@@ -87,13 +113,13 @@ impl ReservationWorkflow {
             let remaining = Duration::from_millis((expires_at_ms - now_ms(ctx)).max(0) as u64);
             temporalio_sdk::workflows::select! {
                 _ = ctx.timer(remaining) => {}
-                _ = ctx.wait_condition(|s: &Self| s.status != outcome::HELD) => {}
+                _ = ctx.wait_condition(|s: &Self| s.status != Phase::HELD) => {}
             };
             // A payment or cancel that began before the deadline finishes first.
             let _ = ctx.wait_condition(|s: &Self| !s.settling).await;
-            if ctx.state(|s| s.status == outcome::HELD) {
+            if ctx.state(|s| s.status == Phase::HELD) {
                 ctx.state_mut(|s| s.settling = true);
-                let status = release(ctx, "EXPIRED", "TIMER").await;
+                let status = release(ctx, ReservationStatus::Expired, Actor::Timer).await;
                 ctx.state_mut(|s| {
                     s.status = status;
                     s.settling = false;
@@ -126,7 +152,7 @@ impl ReservationWorkflow {
             ctx,
             &request.user_id,
             request.requested_at_ms,
-            Settlement::PayWithBalance,
+            Ask::PayWithBalance,
         )
         .await;
         ctx.state_mut(|s| s.open_handlers -= 1);
@@ -139,7 +165,7 @@ impl ReservationWorkflow {
         request: CancelRequest,
     ) -> SettlementOutcome {
         ctx.state_mut(|s| s.open_handlers += 1);
-        let answer = Self::settle(ctx, &request.user_id, 0, Settlement::Cancel).await;
+        let answer = Self::settle(ctx, &request.user_id, 0, Ask::Cancel).await;
         ctx.state_mut(|s| s.open_handlers -= 1);
         answer
     }
@@ -178,8 +204,9 @@ impl ReservationWorkflow {
     }
 }
 
+/// What the buyer asked of a held reservation.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Settlement {
+enum Ask {
     PayWithBalance,
     Cancel,
 }
@@ -188,20 +215,19 @@ impl ReservationWorkflow {
     fn snapshot(&self) -> ReservationState {
         ReservationState {
             reservation_id: self.input.reservation_id.clone(),
-            status: self.status.clone(),
+            status: self.status.as_str().to_owned(),
             seat_ids: self.input.seat_ids.clone(),
             amount: self.hold.as_ref().map(|h| h.amount).unwrap_or_default(),
             expires_at_ms: self.expires_at_ms,
         }
     }
 
-    fn answer(&self, outcome: &str) -> SettlementOutcome {
-        SettlementOutcome {
-            outcome: outcome.to_owned(),
-            status: self.status.clone(),
-            amount: self.hold.as_ref().map(|h| h.amount).unwrap_or_default(),
-            balance: 0,
-        }
+    fn answer(&self, settlement: Settlement) -> SettlementOutcome {
+        SettlementOutcome::new(
+            settlement,
+            self.status.as_str(),
+            self.hold.as_ref().map(|h| h.amount).unwrap_or_default(),
+        )
     }
 
     async fn hold_seats(
@@ -215,6 +241,7 @@ impl ReservationWorkflow {
             schedule_id: input.schedule_id.clone(),
             seat_ids: input.seat_ids.clone(),
             expires_at_ms,
+            hold_seconds: input.hold_seconds.max(1),
         };
         let options = bounded_options(Duration::from_secs(20), Duration::from_secs(5));
         match ctx
@@ -229,22 +256,15 @@ impl ReservationWorkflow {
                     // An earlier attempt that Temporal gave up on may still commit a claim;
                     // a reservation that ends without HELD gives back whatever it may hold.
                     if ctx.patched(RELEASE_AFTER_REFUSED_HOLD) {
-                        release(ctx, "CANCELLED", "SYSTEM").await;
+                        release(ctx, ReservationStatus::Cancelled, Actor::System).await;
                     }
-                    HoldOutcome {
-                        status: outcome::SEAT_UNAVAILABLE.to_owned(),
-                        unavailable_seat_ids,
-                        ..Default::default()
-                    }
+                    HoldOutcome::refused(HoldResult::SeatUnavailable, unavailable_seat_ids)
                 }
                 _ => {
                     // The hold may have committed before its answer was lost: give back anything
                     // it claimed, so no seat stays held without a workflow to release it.
-                    release(ctx, "CANCELLED", "SYSTEM").await;
-                    HoldOutcome {
-                        status: outcome::HOLD_FAILED.to_owned(),
-                        ..Default::default()
-                    }
+                    release(ctx, ReservationStatus::Cancelled, Actor::System).await;
+                    HoldOutcome::refused(HoldResult::HoldFailed, vec![])
                 }
             },
         }
@@ -257,40 +277,41 @@ impl ReservationWorkflow {
         ctx: &mut WorkflowContext<Self>,
         user_id: &str,
         requested_at_ms: i64,
-        kind: Settlement,
+        kind: Ask,
     ) -> SettlementOutcome {
         let _ = ctx.wait_condition(|s: &Self| !s.settling).await;
         let (status, owner, expires_at_ms) =
-            ctx.state(|s| (s.status.clone(), s.input.user_id.clone(), s.expires_at_ms));
+            ctx.state(|s| (s.status, s.input.user_id.clone(), s.expires_at_ms));
         if owner != user_id {
-            return ctx.state(|s| s.answer(outcome::NOT_HELD));
+            return ctx.state(|s| s.answer(Settlement::NotHeld));
         }
         let asked_at = match requested_at_ms {
             0 => now_ms(ctx),
             stamped => stamped.min(now_ms(ctx)),
         };
-        match status.as_str() {
-            outcome::HELD if kind == Settlement::Cancel || asked_at < expires_at_ms => {}
-            outcome::HELD | "EXPIRED" => {
-                return ctx.state(|s| s.answer(outcome::RESERVATION_EXPIRED))
+        use ReservationStatus::*;
+        match status {
+            Phase::Is(Held) if kind == Ask::Cancel || asked_at < expires_at_ms => {}
+            Phase::Is(Held | Expired) => {
+                return ctx.state(|s| s.answer(Settlement::ReservationExpired))
             }
-            outcome::CONFIRMED => return ctx.state(|s| s.answer(outcome::ALREADY_CONFIRMED)),
-            outcome::CANCELLED if kind == Settlement::Cancel => {
-                return ctx.state(|s| s.answer(outcome::CANCELLED))
+            Phase::Is(Confirmed) => return ctx.state(|s| s.answer(Settlement::AlreadyConfirmed)),
+            Phase::Is(Cancelled) if kind == Ask::Cancel => {
+                return ctx.state(|s| s.answer(Settlement::Cancelled))
             }
-            outcome::CANCELLED => return ctx.state(|s| s.answer(outcome::RESERVATION_EXPIRED)),
-            _ => return ctx.state(|s| s.answer(outcome::NOT_HELD)),
+            Phase::Is(Cancelled) => return ctx.state(|s| s.answer(Settlement::ReservationExpired)),
+            _ => return ctx.state(|s| s.answer(Settlement::NotHeld)),
         }
         ctx.state_mut(|s| s.settling = true);
         let answer = match kind {
-            Settlement::PayWithBalance => Self::confirm_with_balance(ctx).await,
-            Settlement::Cancel => {
-                let status = release(ctx, "CANCELLED", "USER").await;
+            Ask::PayWithBalance => Self::confirm_with_balance(ctx).await,
+            Ask::Cancel => {
+                let status = release(ctx, ReservationStatus::Cancelled, Actor::User).await;
                 ctx.state_mut(|s| s.status = status);
-                let word = ctx.state(|s| match s.status.as_str() {
-                    outcome::CONFIRMED => outcome::ALREADY_CONFIRMED,
-                    outcome::CANCELLED => outcome::CANCELLED,
-                    _ => outcome::RESERVATION_EXPIRED,
+                let word = ctx.state(|s| match s.status {
+                    Phase::Is(ReservationStatus::Confirmed) => Settlement::AlreadyConfirmed,
+                    Phase::Is(ReservationStatus::Cancelled) => Settlement::Cancelled,
+                    _ => Settlement::ReservationExpired,
                 });
                 ctx.state(|s| s.answer(word))
             }
@@ -302,8 +323,8 @@ impl ReservationWorkflow {
 
     async fn apply_or_refund(ctx: &mut WorkflowContext<Self>, payment: CardPaymentSignal) {
         let _ = ctx.wait_condition(|s: &Self| !s.settling).await;
-        let (status, expires_at_ms) = ctx.state(|s| (s.status.clone(), s.expires_at_ms));
-        let reason = if status == outcome::HELD && now_ms(ctx) < expires_at_ms {
+        let (status, expires_at_ms) = ctx.state(|s| (s.status, s.expires_at_ms));
+        let reason = if status == Phase::HELD && now_ms(ctx) < expires_at_ms {
             ctx.state_mut(|s| s.settling = true);
             let input = ConfirmWithCardInput {
                 reservation_id: ctx.state(|s| s.input.reservation_id.clone()),
@@ -319,7 +340,7 @@ impl ReservationWorkflow {
             ctx.state_mut(|s| s.settling = false);
             match applied {
                 Ok(_) => {
-                    ctx.state_mut(|s| s.status = outcome::CONFIRMED.to_owned());
+                    ctx.state_mut(|s| s.status = Phase::Is(ReservationStatus::Confirmed));
                     set_status_attribute(ctx);
                     return;
                 }
@@ -329,18 +350,18 @@ impl ReservationWorkflow {
                     ctx.state_mut(|s| s.card_payments.retain(|p| *p != payment.payment_id));
                     return;
                 }
-                Err(_) => "HOLD_NOT_AVAILABLE",
+                Err(_) => RefundReason::HoldNotAvailable,
             }
-        } else if status == outcome::CONFIRMED {
-            "ALREADY_PAID"
+        } else if status == Phase::Is(ReservationStatus::Confirmed) {
+            RefundReason::AlreadyPaid
         } else {
-            "LATE_PAYMENT"
+            RefundReason::LatePayment
         };
         let input = ctx.state(|s| RefundCardPaymentInput {
             reservation_id: s.input.reservation_id.clone(),
             payment_id: payment.payment_id.clone(),
             amount: payment.amount,
-            reason: reason.to_owned(),
+            reason: reason.as_str().to_owned(),
             payment_task_queue: s.input.payment_task_queue.clone(),
         });
         let refunded = ctx
@@ -366,24 +387,24 @@ impl ReservationWorkflow {
             .await
         {
             Ok(done) => {
-                ctx.state_mut(|s| s.status = outcome::CONFIRMED.to_owned());
-                let mut answer = ctx.state(|s| s.answer(outcome::CONFIRMED));
+                ctx.state_mut(|s| s.status = Phase::Is(ReservationStatus::Confirmed));
+                let mut answer = ctx.state(|s| s.answer(Settlement::Confirmed));
                 answer.balance = done.balance;
                 answer
             }
             Err(err) => match business_failure(&err) {
                 Some((kind, app)) if kind == failure::INSUFFICIENT_BALANCE => {
                     let details: ConfirmOutcome = app.details().ok().flatten().unwrap_or_default();
-                    let mut answer = ctx.state(|s| s.answer(outcome::INSUFFICIENT_BALANCE));
+                    let mut answer = ctx.state(|s| s.answer(Settlement::InsufficientBalance));
                     answer.balance = details.balance;
                     answer
                 }
                 Some((kind, _)) if kind == failure::NOT_HELD => {
-                    ctx.state(|s| s.answer(outcome::NOT_HELD))
+                    ctx.state(|s| s.answer(Settlement::NotHeld))
                 }
                 // Retries ran out (database down): the hold stays, the buyer may try again. If
                 // the debit did commit, the release at expiry finds CONFIRMED and keeps it.
-                _ => ctx.state(|s| s.answer("PAYMENT_FAILED")),
+                _ => ctx.state(|s| s.answer(Settlement::PaymentFailed)),
             },
         }
     }
@@ -391,19 +412,19 @@ impl ReservationWorkflow {
 
 /// Gives the seats back; retried until it succeeds, because a seat must never stay held.
 /// Returns the status the reservation ended with, which may be CONFIRMED if a payment won.
-async fn release(ctx: &mut WorkflowContext<ReservationWorkflow>, to: &str, actor: &str) -> String {
-    let input = ReleaseHoldInput {
-        reservation_id: ctx.state(|s| s.input.reservation_id.clone()),
-        reason: to.to_owned(),
-        actor: actor.to_owned(),
-    };
+async fn release(
+    ctx: &mut WorkflowContext<ReservationWorkflow>,
+    to: ReservationStatus,
+    actor: Actor,
+) -> Phase {
+    let input = ctx.state(|s| ReleaseHoldInput::new(&s.input.reservation_id, to, actor));
     let options = retried_forever(Duration::from_secs(10), Duration::from_secs(5));
     match ctx
         .execute_activity(ReservationActivities::release_hold, input, options)
         .await
     {
-        Ok(status) if !status.is_empty() => status,
-        _ => to.to_owned(),
+        Ok(status) => Phase::Is(status.parse().unwrap_or(to)),
+        Err(_) => Phase::Is(to),
     }
 }
 
@@ -477,6 +498,6 @@ fn now_ms(ctx: &WorkflowContext<ReservationWorkflow>) -> i64 {
 }
 
 fn set_status_attribute(ctx: &WorkflowContext<ReservationWorkflow>) {
-    let status = ctx.state(|s| s.status.clone());
+    let status = ctx.state(|s| s.status.as_str().to_owned());
     ctx.upsert_search_attributes([RESERVATION_STATUS.value_set(status)]);
 }

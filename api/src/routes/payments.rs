@@ -10,7 +10,9 @@ use crate::{
 };
 use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, Json};
 use chrono::Utc;
-use seatline_domain::{ReservationId, ReservationStatus, ScheduleId};
+use seatline_domain::{
+    PaymentStatus, ProviderOutcome, ReservationId, ReservationStatus, ScheduleId,
+};
 use seatline_proto::{CheckoutInput, ProviderReport};
 use seatline_provider::webhook_signature::{self, SIGNATURE_HEADER};
 use seatline_storage::{
@@ -35,9 +37,9 @@ pub async fn checkout(
         .await?
         .filter(|r| r.user_id == user.as_uuid())
         .ok_or(ApiError::NotFound("reservation"))?;
-    match reservation.status() {
-        Some(ReservationStatus::Held) => {}
-        Some(ReservationStatus::Confirmed) => return Err(ApiError::AlreadyConfirmed),
+    match reservation.status {
+        ReservationStatus::Held => {}
+        ReservationStatus::Confirmed => return Err(ApiError::AlreadyConfirmed),
         _ => return Err(ApiError::ReservationExpired),
     }
     // A live hold is proof of a turn: no Redis needed, and an ended turn does not matter.
@@ -97,7 +99,7 @@ pub async fn checkout(
             "reservation_id": id,
             "payment_id": payment_id,
             "amount": reservation.amount,
-            "status": "PENDING",
+            "status": PaymentStatus::Pending,
             "checkout_url": created["checkout_url"],
         })),
     ))
@@ -144,9 +146,10 @@ pub async fn webhook(
     let span = tracing::Span::current();
     span.record("reservation_id", event.reservation_id.as_str());
     span.record("payment_id", event.payment_id.as_str());
-    if event.status != "SUCCEEDED" && event.status != "FAILED" {
-        return Err(ApiError::Validation("status is SUCCEEDED or FAILED".into()));
-    }
+    let outcome = match event.status.parse() {
+        Ok(o @ (ProviderOutcome::Succeeded | ProviderOutcome::Failed)) => o,
+        _ => return Err(ApiError::Validation("status is SUCCEEDED or FAILED".into())),
+    };
     let reservation = ReservationId::parse(&event.reservation_id)
         .map_err(|_| ApiError::NotFound("reservation"))?;
     let payment = payments::find_card_payment(&state.pool, &event.payment_id)
@@ -163,7 +166,7 @@ pub async fn webhook(
         &state.pool,
         WebhookEvent {
             provider_payment_id: &event.payment_id,
-            status: &event.status,
+            status: outcome,
             event_id: &event.event_id,
             reservation,
             amount: event.amount,
@@ -171,7 +174,7 @@ pub async fn webhook(
         },
     )
     .await?;
-    metrics::counter!("payment_webhooks_total", "status" => event.status.clone(),
+    metrics::counter!("payment_webhooks_total", "status" => outcome.as_str(),
                       "first" => record.first.to_string())
     .increment(1);
     if record.forwarded {
@@ -183,11 +186,9 @@ pub async fn webhook(
     let held = reservations::get_reservation(&state.pool, reservation)
         .await?
         .ok_or(ApiError::NotFound("reservation"))?;
-    let report = ProviderReport {
-        status: event.status.clone(),
-    };
+    let report = ProviderReport::of(Some(outcome));
     start_checkout(&state, &held, &event.payment_id, report, true).await?;
-    payments::mark_forwarded(&state.pool, &event.payment_id, &event.status).await?;
+    payments::mark_forwarded(&state.pool, &event.payment_id, outcome).await?;
     Ok(Json(
         json!({ "received": true, "duplicate": !record.first }),
     ))

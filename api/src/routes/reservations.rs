@@ -16,9 +16,11 @@ use axum::{
     Json,
 };
 use chrono::{DateTime, Utc};
-use seatline_domain::{ReservationId, ReservationStatus, ScheduleId, SeatSelection, UserId};
+use seatline_domain::{
+    HoldResult, ReservationId, ReservationStatus, ScheduleId, SeatSelection, Settlement, UserId,
+};
 use seatline_proto::{
-    outcome, CancelRequest, HoldOutcome, PayWithBalanceRequest, ReservationInput, SettlementOutcome,
+    CancelRequest, HoldOutcome, PayWithBalanceRequest, ReservationInput, SettlementOutcome,
 };
 use seatline_storage::{
     catalog,
@@ -127,8 +129,8 @@ pub async fn hold(
     // their job, and a hold still deciding publishes its seats when it commits.
     give_back_claims(&state, schedule, &wanted, reservation).await;
     let held = held?;
-    match held.status.as_str() {
-        outcome::HELD => {
+    match held.result() {
+        HoldResult::Held => {
             metrics::counter!("holds_won_total").increment(1);
             // The buyer's turn lasts at least as long as the hold, plus a minute to pay. The
             // hold itself lets them pay, so a failure here costs nothing.
@@ -153,20 +155,22 @@ pub async fn hold(
                 Json(json!({
                     "reservation_id": reservation,
                     "schedule_id": schedule,
-                    "status": "HELD",
+                    "status": ReservationStatus::Held,
                     "seats": seats,
                     "amount": held.amount,
                     "expires_at": expires_at,
                 })),
             ))
         }
-        outcome::SEAT_UNAVAILABLE => {
+        HoldResult::SeatUnavailable => {
             metrics::counter!("holds_rejected_total", "stage" => "database").increment(1);
             Err(ApiError::SeatUnavailable {
                 seat_ids: held.unavailable_seat_ids,
             })
         }
-        other => Err(ApiError::Unavailable(anyhow::anyhow!("hold ended {other}"))),
+        HoldResult::HoldFailed => Err(ApiError::Unavailable(anyhow::anyhow!(
+            "the hold failed; nothing is held"
+        ))),
     }
 }
 
@@ -196,8 +200,8 @@ fn answer_existing_hold(
     if existing.user_id != user.as_uuid() {
         return Err(ApiError::NotFound("reservation"));
     }
-    match existing.status() {
-        Some(ReservationStatus::Held) | Some(ReservationStatus::Confirmed) => {
+    match existing.status {
+        ReservationStatus::Held | ReservationStatus::Confirmed => {
             Ok((StatusCode::CREATED, Json(reservation_json(existing))))
         }
         _ => Err(ApiError::ReservationExpired),
@@ -323,9 +327,9 @@ pub async fn events(
 
 /// A reservation that is no longer HELD can't be paid or cancelled; say why.
 fn refuse_if_settled(r: &Reservation) -> ApiResult<()> {
-    match r.status() {
-        Some(ReservationStatus::Held) => Ok(()),
-        Some(ReservationStatus::Confirmed) => Err(ApiError::AlreadyConfirmed),
+    match r.status {
+        ReservationStatus::Held => Ok(()),
+        ReservationStatus::Confirmed => Err(ApiError::AlreadyConfirmed),
         _ => Err(ApiError::ReservationExpired),
     }
 }
@@ -359,8 +363,8 @@ pub async fn pay(
         )
     })
     .await?;
-    match answer.outcome.as_str() {
-        outcome::CONFIRMED => {
+    match answer.settlement() {
+        Settlement::Confirmed => {
             // Paid: the turn is over and the next buyer in line may come in.
             let mut redis = state.redis.clone();
             if let Err(err) = waiting_room::end_turn(&mut redis, schedule, user).await {
@@ -368,12 +372,12 @@ pub async fn pay(
             }
             Ok(Json(json!({
             "reservation_id": id,
-            "status": "CONFIRMED",
+            "status": ReservationStatus::Confirmed,
             "amount": answer.amount,
             "balance": answer.balance,
             })))
         }
-        outcome::INSUFFICIENT_BALANCE => Err(ApiError::InsufficientBalance {
+        Settlement::InsufficientBalance => Err(ApiError::InsufficientBalance {
             balance: answer.balance,
             amount: answer.amount,
         }),
@@ -389,8 +393,10 @@ pub async fn cancel(
 ) -> ApiResult<Json<Value>> {
     let id = ReservationId::from(id);
     let reservation = owned(&state, user, id).await?;
-    if reservation.status() == Some(ReservationStatus::Cancelled) {
-        return Ok(Json(json!({ "reservation_id": id, "status": "CANCELLED" })));
+    if reservation.status == ReservationStatus::Cancelled {
+        return Ok(Json(
+            json!({ "reservation_id": id, "status": ReservationStatus::Cancelled }),
+        ));
     }
     refuse_if_settled(&reservation)?;
     let handle = state
@@ -403,8 +409,10 @@ pub async fn cancel(
         handle.execute_update(ReservationWorkflow::cancel, request.clone(), options)
     })
     .await?;
-    match answer.outcome.as_str() {
-        outcome::CANCELLED => Ok(Json(json!({ "reservation_id": id, "status": "CANCELLED" }))),
+    match answer.settlement() {
+        Settlement::Cancelled => Ok(Json(
+            json!({ "reservation_id": id, "status": ReservationStatus::Cancelled }),
+        )),
         other => Err(outcome_error(other)),
     }
 }
@@ -453,11 +461,11 @@ where
     }
 }
 
-fn outcome_error(outcome_word: &str) -> ApiError {
-    match outcome_word {
-        outcome::ALREADY_CONFIRMED => ApiError::AlreadyConfirmed,
-        outcome::RESERVATION_EXPIRED => ApiError::ReservationExpired,
-        outcome::NOT_HELD => ApiError::NotFound("reservation"),
+fn outcome_error(settlement: Settlement) -> ApiError {
+    match settlement {
+        Settlement::AlreadyConfirmed => ApiError::AlreadyConfirmed,
+        Settlement::ReservationExpired => ApiError::ReservationExpired,
+        Settlement::NotHeld => ApiError::NotFound("reservation"),
         other => ApiError::Unavailable(anyhow::anyhow!("settlement ended {other}")),
     }
 }
