@@ -44,17 +44,7 @@ impl ReservationActivities {
     /// Tells the seat map (Redis, then every API process) what PostgreSQL just committed for
     /// a reservation's seats. Part of every step: if Redis is unreachable the step retries.
     async fn publish_seats(&self, reservation: ReservationId) -> Result<(), ActivityError> {
-        let Some((schedule, states)) =
-            seat_cache::load_reservation_states(&self.pool, reservation.as_uuid())
-                .await
-                .map_err(retryable)?
-        else {
-            return Ok(());
-        };
-        let mut redis = self.redis.clone();
-        seat_cache::apply(&mut redis, schedule, &states, true)
-            .await
-            .map_err(retryable_redis)
+        publish_seats(&self.pool, &self.redis, reservation).await
     }
 }
 
@@ -78,9 +68,7 @@ impl ReservationActivities {
                     .ok_or_else(|| business("BadInput", "expires_at_ms is out of range"))?,
             )
         };
-        let span =
-            tracing::info_span!("hold_seats", reservation_id = %reservation, user_id = %user);
-        let _enter = span.enter();
+        // `reservations::hold_seats` carries the reservation and user ids in its span.
         let request = HoldRequest {
             reservation,
             user,
@@ -338,7 +326,15 @@ impl PaymentActivities {
     ) -> Result<RefundOutcome, ActivityError> {
         let span = tracing::info_span!("refund_card_payment", reservation_id = %input.reservation_id,
                                        payment_id = %input.payment_id);
-        let _enter = span.enter();
+        self.refund_card_payment_inner(input).instrument(span).await
+    }
+}
+
+impl PaymentActivities {
+    async fn refund_card_payment_inner(
+        &self,
+        input: RefundCardPaymentInput,
+    ) -> Result<RefundOutcome, ActivityError> {
         match payments::refundable(&self.pool, &input.payment_id).await {
             Ok(true) => {}
             Ok(false) => {
@@ -397,9 +393,7 @@ impl PaymentActivities {
             Err(_) => Err(business(failure::PAYMENT_APPLIED, "payment not refundable")),
         }
     }
-}
 
-impl PaymentActivities {
     async fn check_card_payment_inner(
         &self,
         input: CheckCardPaymentInput,
@@ -505,6 +499,26 @@ fn provider_word(status: &str) -> ProviderOutcome {
 fn provider_unreachable(err: impl std::fmt::Display) -> ActivityError {
     tracing::warn!(error = %err, "payment provider unreachable; the activity will retry");
     ActivityError::application(ApplicationFailure::new(err.to_string()))
+}
+
+/// Tells the seat map (Redis, then every API process) what PostgreSQL just committed for a
+/// reservation's seats. Part of every step: if Redis is unreachable the step retries.
+pub(crate) async fn publish_seats(
+    pool: &Pool,
+    redis: &ConnectionManager,
+    reservation: ReservationId,
+) -> Result<(), ActivityError> {
+    let mut redis = redis.clone();
+    seat_cache::publish_reservation(&mut redis, pool, reservation.as_uuid())
+        .await
+        .map_err(retryable_cache)
+}
+
+pub(crate) fn retryable_cache(err: seat_cache::CacheError) -> ActivityError {
+    match err {
+        seat_cache::CacheError::Redis(e) => retryable_redis(e),
+        seat_cache::CacheError::Database(e) => retryable(e),
+    }
 }
 
 fn retryable_redis(err: redis::RedisError) -> ActivityError {

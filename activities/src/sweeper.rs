@@ -1,9 +1,8 @@
 //! The sweeper's one activity: the safety net behind the workflows. What it finds should be
 //! nothing; each find is logged, counted in a metric and, for seats, in the audit log.
 
-use crate::{retryable, retryable_redis};
+use crate::{publish_seats, retryable, retryable_cache};
 use redis::aio::ConnectionManager;
-use seatline_domain::ReservationId;
 use seatline_proto::{CheckoutInput, ProviderReport, SweepOutcome, SweeperInput};
 use seatline_storage::{catalog, payments, reservations, seat_cache, Pool};
 use seatline_workflows::{activity_definitions, checkout_workflow_id, CheckoutWorkflow};
@@ -90,7 +89,7 @@ impl SweeperActivities {
             let seats = reservations::sweep_hold(&self.pool, reservation)
                 .await
                 .map_err(retryable)?;
-            self.publish(reservation).await?;
+            publish_seats(&self.pool, &self.redis, reservation).await?;
             if seats > 0 {
                 tracing::warn!(reservation_id = %reservation, seats, "released a hold its workflow left behind");
                 outcome.holds_released += 1;
@@ -159,29 +158,12 @@ impl SweeperActivities {
         for schedule in schedules {
             let repaired = seat_cache::repair(&mut redis, &self.pool, schedule)
                 .await
-                .map_err(|e| match e {
-                    seat_cache::CacheError::Redis(e) => retryable_redis(e),
-                    seat_cache::CacheError::Database(e) => retryable(e),
-                })?;
+                .map_err(retryable_cache)?;
             if repaired > 0 {
                 outcome.seat_statuses_repaired += repaired as u64;
                 metrics::counter!("seat_statuses_repaired_total").increment(repaired as u64);
             }
         }
         Ok(())
-    }
-
-    async fn publish(&self, reservation: ReservationId) -> Result<(), ActivityError> {
-        let Some((schedule, states)) =
-            seat_cache::load_reservation_states(&self.pool, reservation.as_uuid())
-                .await
-                .map_err(retryable)?
-        else {
-            return Ok(());
-        };
-        let mut redis = self.redis.clone();
-        seat_cache::apply(&mut redis, schedule, &states, true)
-            .await
-            .map_err(retryable_redis)
     }
 }

@@ -125,10 +125,7 @@ pub async fn require_turn(
     token: Option<&str>,
     schedule: ScheduleId,
 ) -> ApiResult<QueueClaims> {
-    let claims = verify_token(state, user, token)?;
-    if claims.schedule != schedule {
-        return Err(ApiError::TokenNotFound);
-    }
+    let claims = require_hold_token(state, user, token, schedule)?;
     let mut redis = state.redis.clone();
     if waiting_room::active_turn_ends(&mut redis, schedule, user)
         .await?

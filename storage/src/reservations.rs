@@ -307,7 +307,8 @@ pub async fn confirm_with_balance(
         &mut tx,
         id,
         Actor::User,
-        json!({ "method": "BALANCE", "payment_id": payment_id, "amount": row.amount, "balance_after": balance }),
+        json!({ "method": PaymentMethod::Balance, "payment_id": payment_id, "amount": row.amount,
+                "balance_after": balance }),
     )
     .await?;
     tx.commit().await?;
@@ -373,21 +374,32 @@ pub async fn confirm_with_card(
     if status != ReservationStatus::Held || payment_status == PaymentStatus::Refunded {
         return Err(ConfirmError::NotHeld(status));
     }
+    apply_card_payment(&mut tx, id, provider_payment_id, payment.amount, false).await?;
+    tx.commit().await?;
+    Ok(confirmed)
+}
+
+/// Payment APPLIED, then what every confirmation shares. `at_deadline`: applied by the
+/// expiry itself, because the provider's success was recorded before the deadline.
+async fn apply_card_payment(
+    tx: &mut Transaction<'_, Postgres>,
+    id: ReservationId,
+    provider_payment_id: &str,
+    amount: i64,
+    at_deadline: bool,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "UPDATE payments SET status = 'APPLIED', updated_at = now() WHERE provider_payment_id = $1",
         provider_payment_id
     )
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    sell_and_confirm(
-        &mut tx,
-        id,
-        Actor::Provider,
-        json!({ "method": "CARD", "payment_id": provider_payment_id, "amount": payment.amount }),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(confirmed)
+    let mut details = json!({ "method": PaymentMethod::Card, "payment_id": provider_payment_id,
+                              "amount": amount });
+    if at_deadline {
+        details["applied_at_deadline"] = json!(true);
+    }
+    sell_and_confirm(tx, id, Actor::Provider, details).await
 }
 
 /// The end every confirmation shares: seats SOLD, reservation CONFIRMED, and the audit events
@@ -489,20 +501,7 @@ async fn release(
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(paid) = paid_in_time {
-            sqlx::query!(
-                "UPDATE payments SET status = 'APPLIED', updated_at = now() WHERE provider_payment_id = $1",
-                paid.provider_payment_id
-            )
-            .execute(&mut *tx)
-            .await?;
-            sell_and_confirm(
-                &mut tx,
-                id,
-                Actor::Provider,
-                json!({ "method": PaymentMethod::Card, "payment_id": paid.provider_payment_id,
-                        "amount": paid.amount, "applied_at_deadline": true }),
-            )
-            .await?;
+            apply_card_payment(&mut tx, id, &paid.provider_payment_id, paid.amount, true).await?;
             tx.commit().await?;
             return Ok(Some(ReservationStatus::Confirmed));
         }

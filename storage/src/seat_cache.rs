@@ -112,6 +112,20 @@ pub async fn load_reservation_states(
     )))
 }
 
+/// Publishes what PostgreSQL now has for a reservation's seats: the step after every commit
+/// that changes them.
+#[tracing::instrument(skip(redis, pool))]
+pub async fn publish_reservation(
+    redis: &mut ConnectionManager,
+    pool: &PgPool,
+    reservation: Uuid,
+) -> Result<(), CacheError> {
+    if let Some((schedule, states)) = load_reservation_states(pool, reservation).await? {
+        apply(redis, schedule, &states, true).await?;
+    }
+    Ok(())
+}
+
 /// Writes committed seat states, keeping the newer of what Redis has and what is written,
 /// and publishes what changed.
 #[tracing::instrument(skip(redis, states), fields(seats = states.len()))]
