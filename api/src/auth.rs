@@ -1,55 +1,21 @@
 //! User bearer tokens: `<user uuid>.<HMAC-SHA256 of it>`, base64url. Stateless, so checking one
 //! costs no database round trip; forging one needs `AUTH_SECRET`.
 
+pub use crate::signing::TokenSigner;
 use crate::{error::ApiError, state::AppState};
-use axum::{extract::FromRequestParts, http::request::Parts};
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use hmac::{Hmac, Mac};
+use axum::{
+    extract::FromRequestParts,
+    http::{header, request::Parts, HeaderMap},
+};
 use seatline_domain::UserId;
-use sha2::Sha256;
-use std::sync::Arc;
 
-type HmacSha256 = Hmac<Sha256>;
-
-#[derive(Clone)]
-pub struct TokenSigner {
-    /// Keyed once: every check starts from a copy instead of hashing the key again.
-    keyed: Arc<HmacSha256>,
-}
-
-impl TokenSigner {
-    pub fn new(secret: &str) -> Self {
-        let mut keyed =
-            HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
-        keyed.update(b"seatline-user:");
-        Self {
-            keyed: Arc::new(keyed),
-        }
-    }
-
-    fn mac(&self, user: UserId) -> HmacSha256 {
-        let mut mac = (*self.keyed).clone();
-        mac.update(user.as_uuid().as_bytes());
-        mac
-    }
-
-    pub fn issue(&self, user: UserId) -> String {
-        let signature = self.mac(user).finalize().into_bytes();
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(user.as_uuid().as_bytes()),
-            URL_SAFE_NO_PAD.encode(signature)
-        )
-    }
-
-    pub fn verify(&self, token: &str) -> Option<UserId> {
-        let (id, signature) = token.split_once('.')?;
-        let id = URL_SAFE_NO_PAD.decode(id).ok()?;
-        let user = UserId::from(uuid::Uuid::from_slice(&id).ok()?);
-        let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
-        self.mac(user).verify_slice(&signature).ok()?;
-        Some(user)
-    }
+/// The token of an `Authorization: Bearer <token>` header: the one place that reads it.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
 }
 
 /// The caller, from `Authorization: Bearer <token>`.
@@ -62,15 +28,8 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthorized)?;
-        let user = state
-            .tokens
-            .verify(token.trim())
+        let user = bearer_token(&parts.headers)
+            .and_then(|token| state.tokens.verify(token))
             .ok_or(ApiError::Unauthorized)?;
         tracing::Span::current().record("user_id", tracing::field::display(user));
         Ok(Self(user))

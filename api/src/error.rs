@@ -7,7 +7,6 @@ use axum::{
     Json,
 };
 use seatline_domain::ParseError;
-use seatline_storage::{constraint, violated_constraint};
 use serde_json::{json, Value};
 
 #[derive(Debug, thiserror::Error)]
@@ -185,18 +184,15 @@ impl From<ParseError> for ApiError {
     }
 }
 
-/// Database errors become business errors by the name of the constraint they violated.
+/// A database error that no call site turned into a business outcome (those map violations of
+/// the constraints they expect, by name, where they know the details): worth a retry when the
+/// database was busy or away, internal otherwise.
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        match violated_constraint(&err) {
-            Some(constraint::ONE_LIVE_CLAIM) => Self::SeatUnavailable { seat_ids: vec![] },
-            Some(constraint::BALANCE_WITHIN_LIMIT) => Self::BalanceLimitExceeded,
-            Some(constraint::BALANCE_NEVER_NEGATIVE) => Self::InsufficientBalance {
-                balance: 0,
-                amount: 0,
-            },
-            _ if is_transient(&err) => Self::Unavailable(err.into()),
-            _ => Self::Internal(err.into()),
+        if is_transient(&err) {
+            Self::Unavailable(err.into())
+        } else {
+            Self::Internal(err.into())
         }
     }
 }

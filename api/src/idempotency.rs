@@ -2,16 +2,17 @@
 //! answer (status and body); the same key with another body is 422; a replay while the first
 //! is still running is 409. Keys are scoped to the caller and kept 24 hours.
 
-use crate::{error::ApiError, state::AppState};
+use crate::{auth::bearer_token, error::ApiError, state::AppState};
 use axum::{
     body::{to_bytes, Body},
     extract::{Request, State},
-    http::{header, HeaderValue, Method, StatusCode},
+    http::{HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use seatline_storage::idempotency::{self, Claim};
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 
 pub const HEADER: &str = "idempotency-key";
 const MAX_BODY: usize = 64 * 1024;
@@ -31,12 +32,8 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
         }
     };
     // Scoped to the caller: the user of a valid bearer token, or anonymous.
-    let scope = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|t| state.tokens.verify(t.trim()))
+    let scope = bearer_token(req.headers())
+        .and_then(|t| state.tokens.verify(t))
         .map(|u| format!("user:{u}"))
         .unwrap_or_else(|| "anonymous".to_owned());
     let (parts, body) = req.into_parts();
@@ -94,12 +91,15 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
     Response::from_parts(parts, Body::from(bytes))
 }
 
-/// Deletes keys older than a day, every ten minutes.
-pub fn spawn_purge(state: AppState) {
+/// Deletes keys older than a day, every ten minutes, until `stop` is cancelled.
+pub fn spawn_purge(state: AppState, stop: CancellationToken) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
-            every.tick().await;
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = stop.cancelled() => return,
+            }
             match idempotency::purge_expired(&state.pool).await {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "old idempotency keys deleted"),
                 Ok(_) => {}

@@ -11,6 +11,7 @@ pub mod queue_token;
 mod routes;
 mod seat_map;
 mod serve;
+mod signing;
 pub mod startup;
 mod state;
 mod temporal;

@@ -2,14 +2,9 @@
 //! signed with HMAC-SHA256. Checking one needs no storage; what the place is worth right now
 //! (waiting, active, expired) is a separate O(1) Redis read.
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use hmac::{Hmac, Mac};
+use crate::signing::Signer;
 use seatline_domain::{ScheduleId, UserId};
-use std::sync::Arc;
 use uuid::Uuid;
-
-type HmacSha256 = Hmac<Sha256>;
-use sha2::Sha256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueClaims {
@@ -27,27 +22,13 @@ pub enum TokenError {
 }
 
 #[derive(Clone)]
-pub struct QueueTokenSigner {
-    /// Keyed once: every check starts from a copy instead of hashing the key again.
-    keyed: Arc<HmacSha256>,
-}
+pub struct QueueTokenSigner(Signer);
 
 const PAYLOAD_LEN: usize = 16 + 16 + 8 + 8;
 
 impl QueueTokenSigner {
     pub fn new(secret: &str) -> Self {
-        let mut keyed =
-            HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
-        keyed.update(b"seatline-queue:");
-        Self {
-            keyed: Arc::new(keyed),
-        }
-    }
-
-    fn mac(&self, payload: &[u8]) -> HmacSha256 {
-        let mut mac = (*self.keyed).clone();
-        mac.update(payload);
-        mac
+        Self(Signer::new(secret, b"seatline-queue:"))
     }
 
     pub fn issue(&self, claims: &QueueClaims) -> String {
@@ -56,28 +37,14 @@ impl QueueTokenSigner {
         payload.extend_from_slice(claims.schedule.as_uuid().as_bytes());
         payload.extend_from_slice(&claims.seq.to_be_bytes());
         payload.extend_from_slice(&claims.expires_at_ms.to_be_bytes());
-        let signature = self.mac(&payload).finalize().into_bytes();
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(&payload),
-            URL_SAFE_NO_PAD.encode(signature)
-        )
+        self.0.sign(&payload)
     }
 
     pub fn verify(&self, token: &str, now_ms: i64) -> Result<QueueClaims, TokenError> {
-        let (payload, signature) = token.trim().split_once('.').ok_or(TokenError::Invalid)?;
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|_| TokenError::Invalid)?;
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature)
-            .map_err(|_| TokenError::Invalid)?;
+        let payload = self.0.open(token).ok_or(TokenError::Invalid)?;
         if payload.len() != PAYLOAD_LEN {
             return Err(TokenError::Invalid);
         }
-        self.mac(&payload)
-            .verify_slice(&signature)
-            .map_err(|_| TokenError::Invalid)?;
         let uuid = |range: std::ops::Range<usize>| {
             Uuid::from_slice(&payload[range]).map_err(|_| TokenError::Invalid)
         };

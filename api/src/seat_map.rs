@@ -22,6 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 const RENDER_EVERY: Duration = Duration::from_millis(200);
 const RESYNC_EVERY: Duration = Duration::from_millis(500);
@@ -169,22 +170,35 @@ impl SeatMaps {
         let _ = map.changes.send(payload.into());
     }
 
-    /// Follows the seat-change channel and re-checks versions; runs for the process' life.
-    pub fn spawn_followers(&self, redis_url: String) {
+    /// Follows the seat-change channel and re-checks versions, until `stop` is cancelled
+    /// (the application shuts down).
+    pub fn spawn_followers(&self, redis_url: String, stop: CancellationToken) {
         let maps = self.clone();
+        let stopped = stop.clone();
         tokio::spawn(async move {
             loop {
-                if let Err(err) = maps.follow_changes(&redis_url).await {
-                    tracing::warn!(error = %err, "seat-change channel lost; reconnecting");
+                tokio::select! {
+                    followed = maps.follow_changes(&redis_url) => {
+                        if let Err(err) = followed {
+                            tracing::warn!(error = %err, "seat-change channel lost; reconnecting");
+                        }
+                    }
+                    _ = stopped.cancelled() => return,
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stopped.cancelled() => return,
+                }
             }
         });
         let maps = self.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(RESYNC_EVERY);
             loop {
-                every.tick().await;
+                tokio::select! {
+                    _ = every.tick() => {}
+                    _ = stop.cancelled() => return,
+                }
                 for map in maps.loaded() {
                     let mut redis = maps.redis.clone();
                     let ours = map.state.read().expect("lock").version;

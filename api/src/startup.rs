@@ -1,9 +1,9 @@
 use crate::{
-    auth::TokenSigner,
     error::ApiError,
     http_metrics, idempotency,
     queue_token::QueueTokenSigner,
     routes,
+    signing::TokenSigner,
     state::{AppState, Shared},
     temporal,
 };
@@ -17,6 +17,7 @@ use axum::{
 use seatline_config::Settings;
 use std::{any::Any, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 
 /// The API as it runs in production and in tests: `build` connects to PostgreSQL, Redis and
@@ -26,6 +27,9 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     header_read_timeout: Duration,
+    /// Cancels the background tasks (seat-map followers, the idempotency purge) when the
+    /// application stops or is dropped.
+    background: DropGuard,
 }
 
 impl Application {
@@ -61,7 +65,9 @@ impl Application {
             .build()
             .context("HTTP client")?;
         let seat_maps = crate::seat_map::SeatMaps::new(pool.clone(), redis.clone());
-        seat_maps.spawn_followers(settings.redis_url.clone());
+        // Background work lives as long as the application: dropping or stopping it stops them.
+        let background = CancellationToken::new();
+        seat_maps.spawn_followers(settings.redis_url.clone(), background.clone());
         let state = AppState::new(Shared {
             seat_maps,
             pool,
@@ -76,7 +82,7 @@ impl Application {
             hold_slots: tokio::sync::Semaphore::new(settings.holds_in_flight),
             settings: Arc::new(settings),
         });
-        idempotency::spawn_purge(state.clone());
+        idempotency::spawn_purge(state.clone(), background.clone());
         let header_read_timeout =
             Duration::from_secs(state.settings.http_header_read_timeout_seconds);
         Ok(Self {
@@ -84,6 +90,7 @@ impl Application {
             listener,
             router: router(state),
             header_read_timeout,
+            background: background.drop_guard(),
         })
     }
 
@@ -93,15 +100,18 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(port = self.port, "API listening");
-        crate::serve::serve(
-            self.listener,
-            self.router,
-            self.header_read_timeout,
-            async {
-                let _ = tokio::signal::ctrl_c().await;
-            },
-        )
+        let Self {
+            listener,
+            router,
+            header_read_timeout,
+            background,
+            ..
+        } = self;
+        crate::serve::serve(listener, router, header_read_timeout, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
         .await;
+        drop(background);
         Ok(())
     }
 }

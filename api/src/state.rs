@@ -1,4 +1,4 @@
-use crate::{auth::TokenSigner, queue_token::QueueTokenSigner};
+use crate::{queue_token::QueueTokenSigner, signing::TokenSigner};
 use redis::aio::ConnectionManager;
 use seatline_config::Settings;
 use seatline_domain::ScheduleId;

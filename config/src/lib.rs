@@ -177,6 +177,22 @@ impl Settings {
     }
 }
 
+/// The one way every Seatline process (and test) reaches Temporal: `TEMPORAL_ADDRESS`,
+/// `TEMPORAL_NAMESPACE`. The connection re-establishes itself after the server restarts.
+pub async fn connect_temporal(settings: &Settings) -> anyhow::Result<temporalio_client::Client> {
+    use anyhow::Context;
+    use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
+    let url = Url::from_str(&settings.temporal_address).context("TEMPORAL_ADDRESS")?;
+    let connection = Connection::connect(ConnectionOptions::new(url).build())
+        .await
+        .context("connecting to Temporal")?;
+    Client::new(
+        connection,
+        ClientOptions::new(settings.temporal_namespace.clone()).build(),
+    )
+    .context("creating the Temporal client")
+}
+
 /// Logs go to stdout; `LOG_FORMAT=json` for machines, anything else for people.
 pub fn init_tracing(default_filter: &str) {
     use tracing_subscriber::{fmt, EnvFilter};

@@ -120,29 +120,10 @@ pub async fn verify(scenario: &Arc<Scenario>, sale: &Arc<Sale>, result: &SaleRes
     checks
 }
 
-/// As `seatline_worker::connect_temporal` does (copied, so this crate builds without the
-/// worker's dependencies).
-async fn temporal_client(
-    settings: &seatline_config::Settings,
-) -> anyhow::Result<temporalio_client::Client> {
-    use anyhow::Context;
-    use std::str::FromStr;
-    use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
-    let url = Url::from_str(&settings.temporal_address).context("TEMPORAL_ADDRESS")?;
-    let connection = Connection::connect(ConnectionOptions::new(url).build())
-        .await
-        .context("connecting to Temporal")?;
-    Client::new(
-        connection,
-        ClientOptions::new(settings.temporal_namespace.clone()).build(),
-    )
-    .context("creating the Temporal client")
-}
-
 async fn connect_temporal(scenario: &Scenario) -> anyhow::Result<temporalio_client::Client> {
     let mut last = None;
     for _ in 0..20 {
-        match temporal_client(&scenario.settings).await {
+        match seatline_config::connect_temporal(&scenario.settings).await {
             Ok(c) => return Ok(c),
             Err(e) => last = Some(e),
         }

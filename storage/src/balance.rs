@@ -1,3 +1,4 @@
+use crate::{constraint, violated_constraint};
 use chrono::{DateTime, Utc};
 use seatline_domain::{Amount, UserId};
 use serde::Serialize;
@@ -24,10 +25,21 @@ pub async fn get_balance(pool: &PgPool, user: UserId) -> Result<Option<i64>, sql
     .await
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum ChargeError {
+    /// The balance would pass its limit (`balance_within_limit`).
+    #[error("the balance would exceed its limit")]
+    LimitExceeded,
+    #[error("the user has no balance")]
+    NoBalance,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
 /// Adds to a balance and records a CHARGE entry, in one transaction. The row lock serialises
 /// concurrent charges, so they add up exactly.
 #[tracing::instrument(skip(pool), fields(user_id = %user, amount = %amount))]
-pub async fn charge(pool: &PgPool, user: UserId, amount: Amount) -> Result<i64, sqlx::Error> {
+pub async fn charge(pool: &PgPool, user: UserId, amount: Amount) -> Result<i64, ChargeError> {
     let mut tx = pool.begin().await?;
     let balance = sqlx::query_scalar!(
         "UPDATE balances SET balance = balance + $2, updated_at = now()
@@ -35,8 +47,13 @@ pub async fn charge(pool: &PgPool, user: UserId, amount: Amount) -> Result<i64, 
         user.as_uuid(),
         amount.get()
     )
-    .fetch_one(&mut *tx)
-    .await?;
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|err| match violated_constraint(&err) {
+        Some(constraint::BALANCE_WITHIN_LIMIT) => ChargeError::LimitExceeded,
+        _ => ChargeError::Database(err),
+    })?
+    .ok_or(ChargeError::NoBalance)?;
     sqlx::query!(
         "INSERT INTO balance_history (user_id, kind, amount, balance_after)
          VALUES ($1, 'CHARGE', $2, $3)",

@@ -13,11 +13,8 @@ use seatline_workflows::{
     sweeper_workflow_id, AdmissionWorkflow, CheckoutWorkflow, RefundWorkflow, ReservationWorkflow,
     SweeperWorkflow,
 };
-use std::{str::FromStr, time::Duration};
-use temporalio_client::{
-    Client, ClientOptions, Connection, ConnectionOptions, Url, WorkflowIdConflictPolicy,
-    WorkflowStartOptions,
-};
+use std::time::Duration;
+use temporalio_client::{Client, WorkflowIdConflictPolicy, WorkflowStartOptions};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 pub struct SeatlineWorker {
@@ -139,14 +136,4 @@ fn new_worker(runtime: &Runtime, client: Client, options: WorkerOptions) -> anyh
     Worker::new(runtime, client, options).map_err(|e| anyhow::anyhow!("creating a worker: {e}"))
 }
 
-pub async fn connect_temporal(settings: &Settings) -> anyhow::Result<Client> {
-    let url = Url::from_str(&settings.temporal_address).context("TEMPORAL_ADDRESS")?;
-    let connection = Connection::connect(ConnectionOptions::new(url).build())
-        .await
-        .context("connecting to Temporal")?;
-    Client::new(
-        connection,
-        ClientOptions::new(settings.temporal_namespace.clone()).build(),
-    )
-    .context("creating the Temporal client")
-}
+pub use seatline_config::connect_temporal;

@@ -3,7 +3,7 @@ use crate::{
 };
 use axum::{extract::State, Json};
 use seatline_domain::Amount;
-use seatline_storage::balance;
+use seatline_storage::balance::{self, ChargeError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -28,10 +28,13 @@ pub async fn charge(
     JsonBody(body): JsonBody<Charge>,
 ) -> ApiResult<Json<Value>> {
     let amount = Amount::parse_charge(body.amount)?;
-    let balance = match balance::charge(&state.pool, user, amount).await {
-        Err(sqlx::Error::RowNotFound) => return Err(ApiError::Unauthorized),
-        other => other?,
-    };
+    let balance = balance::charge(&state.pool, user, amount)
+        .await
+        .map_err(|e| match e {
+            ChargeError::NoBalance => ApiError::Unauthorized,
+            ChargeError::LimitExceeded => ApiError::BalanceLimitExceeded,
+            ChargeError::Database(err) => err.into(),
+        })?;
     Ok(Json(json!({ "balance": balance })))
 }
 

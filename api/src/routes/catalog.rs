@@ -1,4 +1,5 @@
 use crate::{
+    auth::bearer_token,
     auth::AuthUser,
     catalog_cache::Listing,
     error::{ApiError, ApiResult},
@@ -182,14 +183,9 @@ pub async fn seat_stream(
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let schedule = ScheduleId::from(id);
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned)
-        .or(query.token);
+    let bearer = bearer_token(&headers).map(str::to_owned).or(query.token);
     let user = bearer
-        .and_then(|t| state.tokens.verify(t.trim()))
+        .and_then(|t| state.tokens.verify(&t))
         .ok_or(ApiError::Unauthorized)?;
     let queue_token = headers
         .get(crate::waiting_room::QUEUE_TOKEN_HEADER)
