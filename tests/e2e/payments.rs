@@ -226,9 +226,13 @@ async fn balance_and_card_racing_confirm_exactly_once() {
     );
     wait_for_status(api, &buyer, &id, "CONFIRMED").await;
     if balance_pay.status == 200 {
-        // Balance won: the card money goes back.
+        // Balance won: the card money goes back, and Seatline records the refund (just after
+        // the provider makes it).
         eventually(Duration::from_secs(20), || async {
             app.provider.payment(&payment).await["refunded_amount"] == amount
+                && payment_rows(&app, &id)
+                    .await
+                    .contains(&("CARD".into(), "REFUNDED".into()))
         })
         .await;
         assert_eq!(api.balance(&buyer).await, 1_000_000 - amount);
