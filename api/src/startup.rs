@@ -14,6 +14,7 @@ use axum::{
     response::{IntoResponse, Response},
     Router,
 };
+use seatline_config::ExposeSecret;
 use seatline_config::Settings;
 use std::{any::Any, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
@@ -73,10 +74,10 @@ impl Application {
             pool,
             redis,
             temporal,
-            tokens: TokenSigner::new(&settings.auth_secret),
+            tokens: TokenSigner::new(settings.auth_secret.expose_secret()),
             http,
             public_url: Arc::new(public_url),
-            queue_tokens: QueueTokenSigner::new(&settings.queue_token_secret),
+            queue_tokens: QueueTokenSigner::new(settings.queue_token_secret.expose_secret()),
             admission_started: Default::default(),
             catalog: Default::default(),
             hold_slots: tokio::sync::Semaphore::new(settings.holds_in_flight),

@@ -2,6 +2,7 @@
 //! works against the local stack that `scripts/dev.sh` starts; the README lists every name.
 
 use seatline_domain::HoldDuration;
+pub use secrecy::{ExposeSecret, SecretString};
 use std::{collections::HashMap, str::FromStr};
 
 #[derive(Debug, Clone)]
@@ -21,11 +22,11 @@ pub struct Settings {
     /// `PAYMENT_TASK_QUEUE`: activities that talk to the payment provider.
     pub payment_task_queue: String,
     /// `WORKER_ROLES`: `seats`, `payments` or both (comma-separated).
-    pub worker_roles: String,
+    pub worker_roles: WorkerRoles,
     /// `PROVIDER_URL`: the payment provider's API.
     pub provider_url: String,
     /// `WEBHOOK_SECRET`: shared with the provider; signs its webhook calls.
-    pub webhook_secret: String,
+    pub webhook_secret: SecretString,
     /// `WEBHOOK_TOLERANCE_SECONDS`: how old a signed webhook may be.
     pub webhook_tolerance_seconds: i64,
     /// `API_PUBLIC_URL`: how the provider and browsers reach this API (default from host/port).
@@ -37,9 +38,9 @@ pub struct Settings {
     /// `API_PORT` (0 picks a free port)
     pub api_port: u16,
     /// `AUTH_SECRET`: signs user bearer tokens.
-    pub auth_secret: String,
+    pub auth_secret: SecretString,
     /// `QUEUE_TOKEN_SECRET`: signs waiting-room tokens.
-    pub queue_token_secret: String,
+    pub queue_token_secret: SecretString,
     /// `QUEUE_TOKEN_TTL_SECONDS`: how long a queue token is valid at most.
     pub queue_token_ttl_seconds: u64,
     /// `ADMISSION_RATE`: users admitted per second per schedule, at most.
@@ -75,6 +76,44 @@ pub struct Settings {
     /// the provider (then with backoff); also how long after its hold ended an unfinished
     /// checkout is cancelled.
     pub reconcile_after_seconds: u64,
+}
+
+/// Which task queues a worker process polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerRoles {
+    /// Reservation, admission, checkout and sweeper workflows, and their database and Redis
+    /// activities (`TASK_QUEUE`).
+    pub seats: bool,
+    /// Activities that call the payment provider (`PAYMENT_TASK_QUEUE`).
+    pub payments: bool,
+}
+
+impl WorkerRoles {
+    pub fn parse(raw: &str) -> Result<Self, SettingsError> {
+        let mut roles = Self {
+            seats: false,
+            payments: false,
+        };
+        for role in raw.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+            match role {
+                "seats" => roles.seats = true,
+                "payments" => roles.payments = true,
+                other => {
+                    return Err(SettingsError {
+                        name: "WORKER_ROLES",
+                        reason: format!("unknown role '{other}': use seats, payments"),
+                    })
+                }
+            }
+        }
+        if !roles.seats && !roles.payments {
+            return Err(SettingsError {
+                name: "WORKER_ROLES",
+                reason: "names no role: use seats, payments".into(),
+            });
+        }
+        Ok(roles)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,16 +159,16 @@ impl Settings {
             temporal_namespace: text("TEMPORAL_NAMESPACE", "default"),
             task_queue: text("TASK_QUEUE", "seatline-reservations"),
             payment_task_queue: text("PAYMENT_TASK_QUEUE", "seatline-payments"),
-            worker_roles: text("WORKER_ROLES", "seats,payments"),
+            worker_roles: WorkerRoles::parse(&text("WORKER_ROLES", "seats,payments"))?,
             provider_url: text("PROVIDER_URL", "http://127.0.0.1:8090"),
-            webhook_secret: text("WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
+            webhook_secret: text("WEBHOOK_SECRET", DEV_WEBHOOK_SECRET).into(),
             webhook_tolerance_seconds: number("WEBHOOK_TOLERANCE_SECONDS", 300)? as i64,
             api_public_url: lookup("API_PUBLIC_URL").filter(|v| !v.trim().is_empty()),
             hold,
             api_host: text("API_HOST", "127.0.0.1"),
             api_port: parse("API_PORT", lookup("API_PORT"), 8080u16)?,
-            auth_secret: text("AUTH_SECRET", DEV_AUTH_SECRET),
-            queue_token_secret: text("QUEUE_TOKEN_SECRET", DEV_QUEUE_TOKEN_SECRET),
+            auth_secret: text("AUTH_SECRET", DEV_AUTH_SECRET).into(),
+            queue_token_secret: text("QUEUE_TOKEN_SECRET", DEV_QUEUE_TOKEN_SECRET).into(),
             queue_token_ttl_seconds: number("QUEUE_TOKEN_TTL_SECONDS", 6 * 3600)?,
             admission_rate: parse("ADMISSION_RATE", lookup("ADMISSION_RATE"), 50.0f64)?,
             admission_active_cap: number("ADMISSION_ACTIVE_CAP", 1_000)?,
@@ -218,6 +257,34 @@ mod tests {
         assert_eq!(s.hold.as_secs(), 300);
         assert_eq!(s.api_port, 8080);
         assert_eq!(s.task_queue, "seatline-reservations");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let s =
+            Settings::from_lookup(|k| (k == "AUTH_SECRET").then(|| "hunter2-xyz".into())).unwrap();
+        assert_eq!(s.auth_secret.expose_secret(), "hunter2-xyz");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2-xyz"), "{shown}");
+        assert!(!shown.contains(DEV_WEBHOOK_SECRET), "{shown}");
+    }
+
+    #[test]
+    fn worker_roles_are_checked_when_settings_load() {
+        let roles = |raw: &'static str| {
+            Settings::from_lookup(move |k| (k == "WORKER_ROLES").then(|| raw.into()))
+                .map(|s| s.worker_roles)
+        };
+        assert_eq!(
+            roles("payments").unwrap(),
+            WorkerRoles {
+                seats: false,
+                payments: true
+            }
+        );
+        assert!(roles(" seats , payments ").unwrap().seats);
+        assert_eq!(roles("seat").unwrap_err().name, "WORKER_ROLES");
+        assert_eq!(roles(",").unwrap_err().name, "WORKER_ROLES");
     }
 
     #[test]

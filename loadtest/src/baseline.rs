@@ -8,6 +8,7 @@ use crate::{
     users, Args,
 };
 use futures::{stream, StreamExt};
+use seatline_config::ExposeSecret;
 use serde_json::{json, Value};
 use std::{
     sync::{Arc, Mutex},
@@ -238,7 +239,13 @@ async fn run_reservations(
 ) -> anyhow::Result<ReservationRun> {
     let pool = seatline_storage::connect(&settings.database_url, 2).await?;
     let (schedule, seats) = crate::schedules::with_seats(&pool, count).await?;
-    let buyers = users::insert_fast(&pool, &settings.auth_secret, count, "baseline buyer").await?;
+    let buyers = users::insert_fast(
+        &pool,
+        settings.auth_secret.expose_secret(),
+        count,
+        "baseline buyer",
+    )
+    .await?;
     let api = Api::new(&args.url(), concurrency)?;
     let batch = (args.number("admission-cap", settings.admission_active_cap)? as usize).max(1);
 

@@ -9,6 +9,7 @@ use crate::{
     users, Args,
 };
 use futures::{stream, StreamExt};
+use seatline_config::ExposeSecret;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,13 @@ pub async fn run(args: &Args) -> anyhow::Result<Value> {
     let (_, schedule) = seatline_storage::demo::create_isolated_schedule(&pool, 1, 10).await?;
     let schedule = schedule.as_uuid();
     eprintln!("creating {total} users");
-    let people = users::insert_fast(&pool, &settings.auth_secret, total, "queue bench").await?;
+    let people = users::insert_fast(
+        &pool,
+        settings.auth_secret.expose_secret(),
+        total,
+        "queue bench",
+    )
+    .await?;
     let api = Api::new(&url, concurrency)?;
     let memory_before = redis_used_memory(&settings.redis_url);
 

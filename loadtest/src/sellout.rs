@@ -10,6 +10,7 @@ use crate::{
     users, Args,
 };
 use rand::Rng;
+use seatline_config::ExposeSecret;
 use serde_json::{json, Value};
 use std::{
     collections::BTreeMap,
@@ -56,7 +57,13 @@ pub async fn run(args: &Args) -> anyhow::Result<SelloutOutcome> {
 
     let made = Instant::now();
     let buyers = if fast_users {
-        users::insert_fast(&pool, &settings.auth_secret, user_count, "sellout buyer").await?
+        users::insert_fast(
+            &pool,
+            settings.auth_secret.expose_secret(),
+            user_count,
+            "sellout buyer",
+        )
+        .await?
     } else {
         users::create_via_api(&api, user_count, concurrency, "sellout buyer").await?
     };

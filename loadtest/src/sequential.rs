@@ -3,6 +3,7 @@
 //! waiting room before the clock starts (paying ends a turn).
 
 use crate::{api::Api, report::Samples, users, Args};
+use seatline_config::ExposeSecret;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -12,8 +13,13 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let settings = seatline_config::Settings::from_env()?;
     let pool = seatline_storage::connect(&settings.database_url, 2).await?;
     let (schedule, seats) = crate::schedules::with_seats(&pool, count).await?;
-    let buyers =
-        users::insert_fast(&pool, &settings.auth_secret, count, "sequential bench").await?;
+    let buyers = users::insert_fast(
+        &pool,
+        settings.auth_secret.expose_secret(),
+        count,
+        "sequential bench",
+    )
+    .await?;
 
     let api = Api::new(&url, 4)?;
     let (mut holds, mut pays) = (Samples::default(), Samples::default());

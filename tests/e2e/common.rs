@@ -1,6 +1,7 @@
 use futures::future::join_all;
 use reqwest::{Client, Method, StatusCode};
 use seatline_api::Application;
+use seatline_config::ExposeSecret;
 use seatline_config::Settings;
 use seatline_domain::ScheduleId;
 use seatline_storage::Pool;
@@ -67,7 +68,7 @@ pub async fn spawn_provider(settings: &Settings) -> String {
         host: "127.0.0.1".into(),
         port: 0,
         public_url: None,
-        webhook_secret: settings.webhook_secret.clone(),
+        webhook_secret: settings.webhook_secret.expose_secret().to_owned(),
     })
     .await
     .expect("provider builds");
@@ -519,9 +520,9 @@ impl Process {
             .env("TASK_QUEUE", &settings.task_queue)
             .env("PAYMENT_TASK_QUEUE", &settings.payment_task_queue)
             .env("PROVIDER_URL", &settings.provider_url)
-            .env("WEBHOOK_SECRET", &settings.webhook_secret)
+            .env("WEBHOOK_SECRET", settings.webhook_secret.expose_secret())
             .env("HOLD_SECONDS", settings.hold.as_secs().to_string())
-            .env("AUTH_SECRET", &settings.auth_secret)
+            .env("AUTH_SECRET", settings.auth_secret.expose_secret())
             .env("DATABASE_MAX_CONNECTIONS", "8")
             .env("ADMISSION_TICK_MS", settings.admission_tick_ms.to_string())
             .env("ADMISSION_RATE", settings.admission_rate.to_string())

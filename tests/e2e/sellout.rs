@@ -1,4 +1,5 @@
 use crate::common::*;
+use seatline_config::ExposeSecret;
 use std::{path::PathBuf, process::Command};
 
 /// The load generator's sell-out, small: 2,000 buyers against 150 seats (about 13 per seat,
@@ -30,7 +31,7 @@ async fn a_small_sell_out_keeps_every_invariant() {
         .env("REDIS_URL", &s.redis_url)
         .env("TEMPORAL_ADDRESS", &s.temporal_address)
         .env("TASK_QUEUE", &s.task_queue)
-        .env("AUTH_SECRET", &s.auth_secret)
+        .env("AUTH_SECRET", s.auth_secret.expose_secret())
         .env("HOLD_SECONDS", s.hold.as_secs().to_string());
     let result = tokio::task::spawn_blocking(move || command.output())
         .await

@@ -3,6 +3,7 @@ use futures::future::join_all;
 use reqwest::Method;
 use seatline_api::queue_token::{QueueClaims, QueueTokenSigner};
 use seatline_api::waiting_room::admission_workflow_id;
+use seatline_config::ExposeSecret;
 use seatline_domain::{ScheduleId, UserId};
 use seatline_workflows::AdmissionWorkflow;
 use std::{collections::HashSet, time::Duration};
@@ -77,7 +78,7 @@ async fn fifty_users_are_admitted_in_order_of_their_places() {
     let users = api.users(50).await;
     let tokens = join_all_users(api, &users, schedule).await;
     // A place is the seq inside the signed token; positions shift as others are admitted.
-    let signer = QueueTokenSigner::new(&app.settings.queue_token_secret);
+    let signer = QueueTokenSigner::new(app.settings.queue_token_secret.expose_secret());
     let tokens: Vec<(String, u64)> = tokens
         .into_iter()
         .map(|(t, _)| {
@@ -308,12 +309,14 @@ async fn the_gate_refuses_each_kind_of_bad_token_with_its_code() {
         .await;
     hold.assert_error(403, "WRONG_TOKEN_TURN");
     // A token past its expiry, signed with the real secret.
-    let stale = QueueTokenSigner::new(&app.settings.queue_token_secret).issue(&QueueClaims {
-        user: UserId::parse(&first.id).unwrap(),
-        schedule,
-        seq: 1,
-        expires_at_ms: 1,
-    });
+    let stale = QueueTokenSigner::new(app.settings.queue_token_secret.expose_secret()).issue(
+        &QueueClaims {
+            user: UserId::parse(&first.id).unwrap(),
+            schedule,
+            seq: 1,
+            expires_at_ms: 1,
+        },
+    );
     call(&first, Some(stale.clone()))
         .await
         .assert_error(401, "TOKEN_EXPIRED");

@@ -10,6 +10,7 @@ use crate::{
 };
 use axum::{body::Bytes, extract::State, http::HeaderMap, http::StatusCode, Json};
 use chrono::Utc;
+use seatline_config::ExposeSecret;
 use seatline_domain::{
     PaymentStatus, ProviderOutcome, ReservationId, ReservationStatus, ScheduleId,
 };
@@ -128,7 +129,7 @@ pub async fn webhook(
         .and_then(|v| v.to_str().ok())
         .ok_or(ApiError::InvalidSignature("missing signature"))?;
     webhook_signature::verify(
-        &state.settings.webhook_secret,
+        state.settings.webhook_secret.expose_secret(),
         signature,
         &body,
         Utc::now().timestamp(),
