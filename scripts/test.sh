@@ -80,7 +80,7 @@ browser_tests() {
   done
   local result=0
   (cd tests/browser && SEATLINE_URL=http://127.0.0.1:18080 SEATLINE_SHORT_HOLD_URL=http://127.0.0.1:18081 \
-    node --test --test-concurrency=1 seatline.test.mjs) || result=$?
+    node --test --test-concurrency=1 seatline.test.mjs i18n.test.mjs web.test.mjs) || result=$?
   kill "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
   return $result
