@@ -45,11 +45,13 @@ impl SweeperActivities {
     ) -> Result<SweepOutcome, ActivityError> {
         let span = tracing::info_span!("sweep", task_queue = %input.task_queue);
         async move {
+            // Each step runs even if another failed (Temporal down must not stop a Redis
+            // repair); the sweep retries if any did.
             let mut outcome = SweepOutcome::default();
-            self.release_stranded_holds(&input, &mut outcome).await?;
-            self.nudge_unsettled_payments(&input, &mut outcome).await?;
-            self.repair_seat_maps(&mut outcome).await?;
-            Ok(outcome)
+            let holds = self.release_stranded_holds(&input, &mut outcome).await;
+            let payments = self.nudge_unsettled_payments(&input, &mut outcome).await;
+            let seat_maps = self.repair_seat_maps(&mut outcome).await;
+            holds.and(payments).and(seat_maps).map(|()| outcome)
         }
         .instrument(span)
         .await

@@ -403,3 +403,92 @@ async fn a_card_payment_made_before_the_deadline_confirms_even_if_the_timer_wins
     );
     assert_eq!(app.provider.payment(&payment).await["refunded_amount"], 0);
 }
+
+/// Redis says a seat is held with an older version than PostgreSQL has (a restored snapshot,
+/// a lagging replica): the sweeper corrects it from PostgreSQL, counts it, and the seat can be
+/// held, so a stale Redis can't keep a free seat unavailable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_redis_cannot_keep_a_free_seat_unavailable() {
+    let app = TestApp::spawn_with(quick(60)).await;
+    let (schedule, seats) = app.schedule(1, 3).await;
+    let buyer = app.api.user("Patient buyer").await;
+    app.api.admit(&buyer, schedule).await;
+    // The map is in Redis (a read loads it), then goes stale for one seat.
+    app.api
+        .wait_seat(&buyer, schedule, seats[0], "AVAILABLE")
+        .await;
+    let mut redis = redis_conn(&app).await;
+    let key = format!("sm:{{{schedule}}}:seats");
+    let _: () = redis::cmd("HSET")
+        .arg(&key)
+        .arg(seats[0])
+        .arg(format!("H:-1:{}", uuid::Uuid::new_v4()))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let stale_seat = seats[0];
+    eventually(Duration::from_secs(10), || {
+        let (mut redis, key) = (redis.clone(), key.clone());
+        async move {
+            let now: String = redis::cmd("HGET")
+                .arg(&key)
+                .arg(stale_seat)
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            now.starts_with("A:")
+        }
+    })
+    .await;
+    let temporal = seatline_worker::connect_temporal(&app.settings)
+        .await
+        .unwrap();
+    let totals = temporal
+        .get_workflow_handle::<seatline_workflows::SweeperWorkflow>(
+            seatline_workflows::sweeper_workflow_id(&app.settings.task_queue),
+        )
+        .query(
+            seatline_workflows::SweeperWorkflow::totals,
+            (),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    assert!(totals.seat_statuses_repaired >= 1, "{totals:?}");
+    let held = app.api.hold(&buyer, schedule, &seats[..1]).await;
+    assert_eq!(held.status, 201, "{}", held.body);
+}
+
+/// A client that opens a connection and trickles its headers is cut off after
+/// `HTTP_HEADER_READ_TIMEOUT_SECONDS`, instead of holding the connection forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut settings = settings(60);
+    settings.http_header_read_timeout_seconds = 1;
+    let app = TestApp::spawn_api_only(settings).await;
+    let address = app.api.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: seatline\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the connection was still open after 5 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "closed after {:?}",
+        started.elapsed()
+    );
+    // A complete request on a new connection is served as usual.
+    let ok = app
+        .api
+        .http
+        .get(format!("{}/healthz", app.api.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(ok.status().is_success());
+}
