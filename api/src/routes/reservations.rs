@@ -85,7 +85,7 @@ pub async fn hold(
     let key = headers
         .get(idempotency::HEADER)
         .and_then(|v| v.to_str().ok());
-    let reservation = reservation_id_for(user, key);
+    let reservation = reservation_id_for(user, key, schedule, &seats);
     tracing::Span::current().record("reservation_id", tracing::field::display(reservation));
     if key.is_some() {
         // A retry of a hold whose first answer was lost (a 5xx, a timeout): the hold may have
@@ -174,19 +174,30 @@ pub async fn hold(
     }
 }
 
-/// The reservation id of a hold. With an `Idempotency-Key` it is derived from the buyer and
-/// the key, so a retry of a hold whose answer was lost reaches the same reservation (and its
-/// workflow) instead of racing the buyer's own seats.
-fn reservation_id_for(user: UserId, idempotency_key: Option<&str>) -> ReservationId {
+/// The reservation id of a hold. With an `Idempotency-Key` it is derived from the buyer, the
+/// key and what is asked (schedule and seats), so a retry of a hold whose answer was lost
+/// reaches the same reservation (and its workflow) instead of racing the buyer's own seats,
+/// while the same key reused for other seats (after its record expired) is another hold.
+fn reservation_id_for(
+    user: UserId,
+    idempotency_key: Option<&str>,
+    schedule: ScheduleId,
+    seats: &SeatSelection,
+) -> ReservationId {
     let Some(key) = idempotency_key else {
         return ReservationId::new();
     };
-    let digest = Sha256::new()
+    let mut digest = Sha256::new()
         .chain_update(b"hold\n")
         .chain_update(user.to_string())
         .chain_update(b"\n")
         .chain_update(key)
-        .finalize();
+        .chain_update(b"\n")
+        .chain_update(schedule.to_string());
+    for seat in seats.raw() {
+        digest.update(seat.to_be_bytes());
+    }
+    let digest = digest.finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     ReservationId::from(uuid::Builder::from_custom_bytes(bytes).into_uuid())
@@ -467,5 +478,29 @@ fn outcome_error(settlement: Settlement) -> ApiError {
         Settlement::ReservationExpired => ApiError::ReservationExpired,
         Settlement::NotHeld => ApiError::NotFound("reservation"),
         other => ApiError::Unavailable(anyhow::anyhow!("settlement ended {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retried_hold_reaches_the_same_reservation_and_nothing_else_does() {
+        let (user, schedule) = (UserId::new(), ScheduleId::new());
+        let seats = SeatSelection::parse(&[3, 1]).unwrap();
+        let same_seats = SeatSelection::parse(&[1, 3]).unwrap();
+        let other_seats = SeatSelection::parse(&[1, 4]).unwrap();
+        let id = |u, k, s, seats| reservation_id_for(u, Some(k), s, seats);
+        let first = id(user, "key", schedule, &seats);
+        assert_eq!(first, id(user, "key", schedule, &same_seats));
+        assert_ne!(first, id(user, "key", schedule, &other_seats));
+        assert_ne!(first, id(user, "other key", schedule, &seats));
+        assert_ne!(first, id(UserId::new(), "key", schedule, &seats));
+        assert_ne!(first, id(user, "key", ScheduleId::new(), &seats));
+        assert_ne!(
+            reservation_id_for(user, None, schedule, &seats),
+            reservation_id_for(user, None, schedule, &seats)
+        );
     }
 }
