@@ -76,6 +76,8 @@ pub struct Settings {
     /// the provider (then with backoff); also how long after its hold ended an unfinished
     /// checkout is cancelled.
     pub reconcile_after_seconds: u64,
+    /// `WORKER_METRICS_PORT`: where a worker serves its Prometheus metrics; unset, it serves none.
+    pub worker_metrics_port: Option<u16>,
 }
 
 /// Which task queues a worker process polls.
@@ -184,6 +186,12 @@ impl Settings {
             sweep_interval_seconds: number("SWEEP_INTERVAL_SECONDS", 30)?.max(1),
             sweep_grace_seconds: number("SWEEP_GRACE_SECONDS", 5)?,
             reconcile_after_seconds: number("RECONCILE_AFTER_SECONDS", 60)?.max(1),
+            worker_metrics_port: match lookup("WORKER_METRICS_PORT")
+                .filter(|v| !v.trim().is_empty())
+            {
+                None => None,
+                raw => Some(parse("WORKER_METRICS_PORT", raw, 0u16)?),
+            },
         })
     }
 }

@@ -35,10 +35,106 @@ where
     let sale = Sale::prepare(&scenario, config)
         .await
         .unwrap_or_else(|e| panic!("{name}: preparing the sale: {e:#}"));
+    let readiness = ReadinessWatch::start(scenario.api_base.clone());
     let result = sale.run(inject).await;
-    let checks = verify(&scenario, &sale, &result).await;
+    let samples = readiness.finish().await;
+    let mut checks = verify(&scenario, &sale, &result).await;
+    let ready = ready_again(&scenario, &samples).await;
+    println!(
+        "[{}] {}: {}: {}",
+        scenario.name,
+        if ready.pass { "PASS" } else { "FAIL" },
+        ready.name,
+        ready.detail
+    );
+    checks.push(ready);
     scenario.finish().await;
     assert_all_pass(name, &result, &checks);
+}
+
+/// Polls the API's `/readyz` every 250 ms while the sale runs; the samples say when it was
+/// ready again after the fault (its PostgreSQL, Redis and Temporal connections restored).
+struct ReadinessWatch {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<Vec<(Instant, bool)>>,
+}
+
+impl ReadinessWatch {
+    fn start(api_base: String) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut samples = Vec::new();
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                samples.push((Instant::now(), readyz_ok(&api_base).await));
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            samples
+        });
+        Self { stop, task }
+    }
+
+    async fn finish(self) -> Vec<(Instant, bool)> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.await.unwrap_or_default()
+    }
+}
+
+async fn readyz_ok(api_base: &str) -> bool {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("HTTP client");
+    client
+        .get(format!("{api_base}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+/// `/readyz` answers 200 within `FAULT_READY_SECONDS` (15) of the fault's end: the API found
+/// its way back to every service by itself.
+async fn ready_again(scenario: &Scenario, samples: &[(Instant, bool)]) -> Check {
+    const NAME: &str = "8 /readyz ready again soon after the fault";
+    let limit = Duration::from_secs(env_u64("FAULT_READY_SECONDS", 15));
+    let Some(fault_end) = scenario.window().ended else {
+        return Check {
+            name: NAME,
+            pass: true,
+            detail: "no fault window".into(),
+        };
+    };
+    let mut ready_at = samples
+        .iter()
+        .find(|(at, ok)| *at >= fault_end && *ok)
+        .map(|(at, _)| *at);
+    // The sale may have ended before the fault did: keep asking.
+    while ready_at.is_none() && fault_end.elapsed() <= limit {
+        if readyz_ok(&scenario.api_base).await {
+            ready_at = Some(Instant::now());
+        } else {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    let not_ready_during = samples
+        .iter()
+        .filter(|(at, ok)| *at < fault_end && !*ok)
+        .count();
+    match ready_at {
+        Some(at) if at.saturating_duration_since(fault_end) <= limit => Check {
+            name: NAME,
+            pass: true,
+            detail: format!(
+                "200 again {:.1} s after the fault ended ({not_ready_during} not-ready answers during it)",
+                at.saturating_duration_since(fault_end).as_secs_f64()
+            ),
+        },
+        _ => Check {
+            name: NAME,
+            pass: false,
+            detail: format!("/readyz not 200 within {} s of the fault's end", limit.as_secs()),
+        },
+    }
 }
 
 /// Waits (polling) until every invariant holds twice in a row, or the recovery deadline

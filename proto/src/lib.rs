@@ -5,9 +5,7 @@ pub mod reservation {
 }
 
 pub use reservation::*;
-use seatline_domain::{
-    Actor, HoldResult, ProviderOutcome, RefundReason, ReservationStatus, Settlement,
-};
+use seatline_domain::{Actor, HoldResult, ProviderOutcome, ReservationStatus, Settlement};
 
 // The messages carry statuses as plain words (readable in the Temporal UI); these accessors
 // are the one place where the words become the domain's enums and back.
@@ -76,12 +74,6 @@ impl ProviderReport {
 
     pub fn outcome(&self) -> Option<ProviderOutcome> {
         self.status.parse().ok()
-    }
-}
-
-impl RefundCardPaymentInput {
-    pub fn reason(&self) -> Option<RefundReason> {
-        self.reason.parse().ok()
     }
 }
 

@@ -19,7 +19,6 @@ pub use sqlx::PgPool as Pool;
 /// Constraint names that carry business meaning; the API maps violations of them to errors.
 pub mod constraint {
     pub const ONE_LIVE_CLAIM: &str = "reservation_seats_one_live_claim";
-    pub const BALANCE_NEVER_NEGATIVE: &str = "balance_never_negative";
     pub const BALANCE_WITHIN_LIMIT: &str = "balance_within_limit";
     pub const ONE_USE_PER_RESERVATION: &str = "balance_history_one_use_per_reservation";
 }

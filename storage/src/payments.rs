@@ -171,9 +171,9 @@ pub async fn record_webhook(
 
 /// Whether the provider's success of this payment was verified and recorded (by the signed
 /// webhook or by asking the provider), as opposed to merely claimed by a signal.
-#[tracing::instrument(skip(pool))]
-pub async fn success_verified(
-    pool: &PgPool,
+#[tracing::instrument(skip(db))]
+pub async fn success_verified<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     provider_payment_id: &str,
 ) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar!(
@@ -181,7 +181,7 @@ pub async fn success_verified(
                           WHERE provider_payment_id = $1 AND status = 'SUCCEEDED') AS "verified!""#,
         provider_payment_id
     )
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
 }
 

@@ -360,14 +360,7 @@ pub async fn confirm_with_card(
     if payment_status == PaymentStatus::Applied {
         return Ok(confirmed); // a retry of a confirmation that committed
     }
-    let verified = sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM payment_webhook_events
-                          WHERE provider_payment_id = $1 AND status = 'SUCCEEDED') AS "verified!""#,
-        provider_payment_id
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if !verified {
+    if !crate::payments::success_verified(&mut *tx, provider_payment_id).await? {
         return Err(ConfirmError::Unverified);
     }
     let status: ReservationStatus = decode(&reservation.status)?;
@@ -443,22 +436,32 @@ pub async fn release_hold(
     to: ReservationStatus,
     actor: Actor,
 ) -> Result<Option<ReservationStatus>, sqlx::Error> {
-    release(pool, id, to, actor, false).await
+    Ok(release(pool, id, to, actor, false).await?.status)
 }
 
 /// The sweeper's release of a hold whose workflow is gone: EXPIRED, actor SYSTEM, and marked
 /// `swept` in the audit log.
 #[tracing::instrument(skip(pool), fields(reservation_id = %id))]
 pub async fn sweep_hold(pool: &PgPool, id: ReservationId) -> Result<usize, sqlx::Error> {
-    let before = sqlx::query_scalar!(
-        "SELECT count(*) AS \"n!\" FROM seat_inventory WHERE reservation_id = $1 AND status = 'HELD'",
-        id.as_uuid()
-    )
-    .fetch_one(pool)
-    .await?;
-    match release(pool, id, ReservationStatus::Expired, Actor::System, true).await? {
-        Some(ReservationStatus::Expired) => Ok(before as usize),
-        _ => Ok(0),
+    let released = release(pool, id, ReservationStatus::Expired, Actor::System, true).await?;
+    Ok(released.seats)
+}
+
+/// What a release did: the status the reservation ends with (none if it does not exist) and
+/// how many seats went back.
+#[derive(Debug, Default)]
+struct Released {
+    status: Option<ReservationStatus>,
+    seats: usize,
+}
+
+impl Released {
+    /// Nothing released: the reservation had already ended as `status`.
+    fn ended(status: ReservationStatus) -> Self {
+        Self {
+            status: Some(status),
+            seats: 0,
+        }
     }
 }
 
@@ -468,7 +471,7 @@ async fn release(
     to: ReservationStatus,
     actor: Actor,
     swept: bool,
-) -> Result<Option<ReservationStatus>, sqlx::Error> {
+) -> Result<Released, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let Some(status) = sqlx::query_scalar!(
         "SELECT status FROM reservations WHERE id = $1 FOR UPDATE",
@@ -477,11 +480,11 @@ async fn release(
     .fetch_optional(&mut *tx)
     .await?
     else {
-        return Ok(None);
+        return Ok(Released::default());
     };
     let status: ReservationStatus = decode(&status)?;
     if status != ReservationStatus::Held {
-        return Ok(Some(status));
+        return Ok(Released::ended(status));
     }
     if to == ReservationStatus::Expired {
         // A card payment whose verified success was recorded before the deadline is honoured
@@ -503,7 +506,7 @@ async fn release(
         if let Some(paid) = paid_in_time {
             apply_card_payment(&mut tx, id, &paid.provider_payment_id, paid.amount, true).await?;
             tx.commit().await?;
-            return Ok(Some(ReservationStatus::Confirmed));
+            return Ok(Released::ended(ReservationStatus::Confirmed));
         }
     }
     let released = sqlx::query_scalar!(
@@ -534,7 +537,10 @@ async fn release(
     };
     record_event(&mut tx, id, to.as_str(), actor, details).await?;
     tx.commit().await?;
-    Ok(Some(to))
+    Ok(Released {
+        status: Some(to),
+        seats: released.len(),
+    })
 }
 
 /// Holds past their expiry by more than `grace_seconds` (by the database's clock), oldest

@@ -17,6 +17,7 @@
 use redis::{aio::ConnectionManager, Script};
 use seatline_domain::{ScheduleId, UserId};
 use sqlx::PgPool;
+use std::sync::LazyLock;
 
 struct Keys {
     queue: String,
@@ -76,8 +77,10 @@ pub async fn join(
     user: UserId,
 ) -> Result<u64, JoinError> {
     let k = Keys::of(schedule);
-    let script = Script::new(&format!(
-        r#"
+    // Built once: these run on every gated request and every poll.
+    static SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+        Script::new(&format!(
+            r#"
         {NOW_MS}
         local user = ARGV[1]
         local seq = tonumber(redis.call('HGET', KEYS[1], user) or '0')
@@ -95,7 +98,9 @@ pub async fn join(
         redis.call('HSET', KEYS[1], user, seq)
         return seq
         "#
-    ));
+        ))
+    });
+    let script = &*SCRIPT;
     let mut floor = String::new();
     loop {
         let seq: i64 = script
@@ -131,14 +136,18 @@ pub async fn active_turn_ends(
     schedule: ScheduleId,
     user: UserId,
 ) -> redis::RedisResult<Option<i64>> {
-    let script = Script::new(&format!(
-        r#"
+    // Built once: these run on every gated request and every poll.
+    static SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+        Script::new(&format!(
+            r#"
         {NOW_MS}
         local ends = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0')
         if ends > now then return ends end
         return 0
         "#
-    ));
+        ))
+    });
+    let script = &*SCRIPT;
     let ends: i64 = script
         .key(Keys::key(schedule, "active"))
         .arg(user.to_string())
@@ -157,8 +166,10 @@ pub async fn standing(
     seq: u64,
 ) -> redis::RedisResult<Standing> {
     let k = Keys::of(schedule);
-    let script = Script::new(&format!(
-        r#"
+    // Built once: these run on every gated request and every poll.
+    static SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+        Script::new(&format!(
+            r#"
         {NOW_MS}
         local user, seq = ARGV[1], tonumber(ARGV[2])
         if redis.call('HEXISTS', KEYS[1], user) == 0 then
@@ -175,7 +186,9 @@ pub async fn standing(
         if turn_ends <= now then turn_ends = 0 end
         return {{served, turn_ends, position, sold_out, rate}}
         "#
-    ));
+        ))
+    });
+    let script = &*SCRIPT;
     let (served, turn_ends, position, sold_out, rate): (u64, i64, u64, i64, String) = script
         .key(&k.members)
         .key(&k.queue)
@@ -223,8 +236,10 @@ pub async fn admit(
     cap: u64,
 ) -> redis::RedisResult<Admitted> {
     let k = Keys::of(schedule);
-    let script = Script::new(&format!(
-        r#"
+    // Built once: these run on every gated request and every poll.
+    static SCRIPT: LazyLock<Script> = LazyLock::new(|| {
+        Script::new(&format!(
+            r#"
         {NOW_MS}
         local ends, batch, cap = now + tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
         redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
@@ -245,7 +260,9 @@ pub async fn admit(
         local waiting = redis.call('ZCOUNT', KEYS[3], '(' .. served, '+inf')
         return {{admitted, served, active + admitted, waiting, highest}}
         "#
-    ));
+        ))
+    });
+    let script = &*SCRIPT;
     let (admitted, served, active, waiting, highest_place): (u64, u64, u64, u64, u64) = script
         .key(&k.served)
         .key(&k.active)

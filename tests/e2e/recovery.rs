@@ -405,8 +405,9 @@ async fn a_card_payment_made_before_the_deadline_confirms_even_if_the_timer_wins
 }
 
 /// Redis says a seat is held with an older version than PostgreSQL has (a restored snapshot,
-/// a lagging replica): the sweeper corrects it from PostgreSQL, counts it, and the seat can be
-/// held, so a stale Redis can't keep a free seat unavailable.
+/// a lagging replica): a sweeper corrects it from PostgreSQL and the seat can be held, so a
+/// stale Redis can't keep a free seat unavailable. (Every test's worker runs a sweeper over
+/// the shared database, so which one corrects it is not asserted.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_redis_cannot_keep_a_free_seat_unavailable() {
     let app = TestApp::spawn_with(quick(60)).await;
@@ -440,21 +441,6 @@ async fn a_stale_redis_cannot_keep_a_free_seat_unavailable() {
         }
     })
     .await;
-    let temporal = seatline_worker::connect_temporal(&app.settings)
-        .await
-        .unwrap();
-    let totals = temporal
-        .get_workflow_handle::<seatline_workflows::SweeperWorkflow>(
-            seatline_workflows::sweeper_workflow_id(&app.settings.task_queue),
-        )
-        .query(
-            seatline_workflows::SweeperWorkflow::totals,
-            (),
-            Default::default(),
-        )
-        .await
-        .unwrap();
-    assert!(totals.seat_statuses_repaired >= 1, "{totals:?}");
     let held = app.api.hold(&buyer, schedule, &seats[..1]).await;
     assert_eq!(held.status, 201, "{}", held.body);
 }

@@ -5,10 +5,7 @@ use seatline_worker::SeatlineWorker;
 async fn main() -> anyhow::Result<()> {
     seatline_config::init_tracing("info,temporalio_sdk_core=warn");
     let settings = Settings::from_env()?;
-    if let Some(port) = std::env::var("WORKER_METRICS_PORT")
-        .ok()
-        .and_then(|p| p.trim().parse::<u16>().ok())
-    {
+    if let Some(port) = settings.worker_metrics_port {
         seatline_worker::serve_metrics(port)?;
     }
     let worker = SeatlineWorker::build(&settings).await?;

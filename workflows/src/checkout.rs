@@ -10,7 +10,7 @@
 
 use crate::{
     activities::ReservationActivities,
-    reservation::{refund_options, retried_forever},
+    reservation::{business_failure, now_ms, refund_options, retried_forever},
     ReservationWorkflow,
 };
 use seatline_domain::{ProviderOutcome, RefundReason};
@@ -18,8 +18,8 @@ use seatline_proto::{
     failure, CardPaymentSignal, CheckCardPaymentInput, CheckoutInput, CheckoutOutcome,
     ProviderReport, RefundCardPaymentInput,
 };
-use std::time::{Duration, UNIX_EPOCH};
-use temporalio_common::error::{ActivityExecutionError, IncomingError};
+use std::time::Duration;
+use temporalio_common::error::ActivityExecutionError;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     SignalWorkflowOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
@@ -206,18 +206,5 @@ impl CheckoutWorkflow {
 }
 
 fn is_unknown_payment(err: &ActivityExecutionError) -> bool {
-    match err {
-        ActivityExecutionError::Failed(failed) => matches!(
-            failed.cause(),
-            Some(IncomingError::Application(app)) if app.type_name() == Some(failure::UNKNOWN_PAYMENT)
-        ),
-        _ => false,
-    }
-}
-
-fn now_ms(ctx: &WorkflowContext<CheckoutWorkflow>) -> i64 {
-    ctx.workflow_time()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
+    business_failure(err).is_some_and(|(kind, _)| kind == failure::UNKNOWN_PAYMENT)
 }

@@ -54,6 +54,9 @@ impl Phase {
 /// Runs from before this marker end a refused hold without a release step when they replay.
 const RELEASE_AFTER_REFUSED_HOLD: &str = "release-after-refused-hold";
 
+/// Runs from before this marker refund a card report that arrives after the deadline at once.
+const LATE_REPORT_WAITS_FOR_DEADLINE: &str = "late-report-waits-for-deadline";
+
 #[workflow]
 pub struct ReservationWorkflow {
     input: ReservationInput,
@@ -323,6 +326,16 @@ impl ReservationWorkflow {
 
     async fn apply_or_refund(ctx: &mut WorkflowContext<Self>, payment: CardPaymentSignal) {
         let _ = ctx.wait_condition(|s: &Self| !s.settling).await;
+        let late =
+            ctx.state(|s| s.status == Phase::HELD) && now_ms(ctx) >= ctx.state(|s| s.expires_at_ms);
+        if late && ctx.patched(LATE_REPORT_WAITS_FOR_DEADLINE) {
+            // Past the deadline but not yet released: the release decides (it applies a
+            // payment whose success was recorded in time), and this report follows it, so a
+            // payment is never both applied there and refunded here.
+            let _ = ctx
+                .wait_condition(|s: &Self| s.status != Phase::HELD && !s.settling)
+                .await;
+        }
         let (status, expires_at_ms) = ctx.state(|s| (s.status, s.expires_at_ms));
         let reason = if status == Phase::HELD && now_ms(ctx) < expires_at_ms {
             ctx.state_mut(|s| s.settling = true);
@@ -478,7 +491,7 @@ fn is_unverified(err: &ActivityExecutionError) -> bool {
 }
 
 /// The type and failure of a non-retryable business outcome raised by an activity.
-fn business_failure(
+pub(crate) fn business_failure(
     err: &ActivityExecutionError,
 ) -> Option<(&str, &temporalio_common::error::ApplicationFailure)> {
     match err {
@@ -490,7 +503,8 @@ fn business_failure(
     }
 }
 
-fn now_ms(ctx: &WorkflowContext<ReservationWorkflow>) -> i64 {
+/// The workflow clock, in Unix ms.
+pub(crate) fn now_ms<W>(ctx: &WorkflowContext<W>) -> i64 {
     ctx.workflow_time()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| d.as_millis() as i64)
