@@ -47,9 +47,15 @@ else
 fi
 
 fault_tests() {
-  local result=0
-  cargo test -p seatline-faults --test faults -- --ignored --test-threads=1 --nocapture || result=$?
+  local result=0 out="$STACK_DIR/fault-suite.log"
+  cargo test -p seatline-faults --test faults -- --ignored --test-threads=1 --nocapture 2>&1 \
+    | tee "$out" || result=$?
   "$ROOT/faults/stop-stack.sh" || true
+  if [ "$result" -ne 0 ]; then
+    # CI keeps only the end of the output: repeat what broke there.
+    log "fault suite failed; what broke:"
+    grep -E '\] FAIL: |panicked at|^thread .* panicked' -A4 "$out" | cut -c1-1500 || true
+  fi
   return $result
 }
 if [ "${SEATLINE_SKIP_FAULTS:-}" != 1 ] && [ $# -eq 0 ]; then

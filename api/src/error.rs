@@ -67,6 +67,80 @@ impl ApiError {
         Self::Internal(err.into())
     }
 
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        let (status, code, _) = self.parts();
+        (status, code)
+    }
+
+    /// One error of each kind: the catalogue of codes the OpenAPI tests check against.
+    #[cfg(test)]
+    pub(crate) fn one_of_each() -> Vec<ApiError> {
+        use ApiError::*;
+        let all = vec![
+            MalformedJson(String::new()),
+            Validation(String::new()),
+            Unauthorized,
+            NotFound("resource"),
+            RouteNotFound,
+            MethodNotAllowed,
+            SeatUnavailable { seat_ids: vec![] },
+            UnknownSeats { seat_ids: vec![] },
+            BookingClosed,
+            ReservationExpired,
+            AlreadyConfirmed,
+            InsufficientBalance {
+                balance: 0,
+                amount: 0,
+            },
+            BalanceLimitExceeded,
+            TokenNotFound,
+            TokenExpired,
+            WrongTokenTurn {
+                position: 0,
+                sold_out: false,
+            },
+            InvalidSignature(""),
+            AmountMismatch {
+                expected: 0,
+                got: 0,
+            },
+            IdempotencyKeyReused,
+            IdempotencyInProgress,
+            Busy,
+            Unavailable(anyhow::anyhow!("")),
+            Internal(anyhow::anyhow!("")),
+        ];
+        // A new variant fails to compile here until it is added to the list above.
+        for e in &all {
+            match e {
+                MalformedJson(_)
+                | Validation(_)
+                | Unauthorized
+                | NotFound(_)
+                | RouteNotFound
+                | MethodNotAllowed
+                | SeatUnavailable { .. }
+                | UnknownSeats { .. }
+                | BookingClosed
+                | ReservationExpired
+                | AlreadyConfirmed
+                | InsufficientBalance { .. }
+                | BalanceLimitExceeded
+                | TokenNotFound
+                | TokenExpired
+                | WrongTokenTurn { .. }
+                | InvalidSignature(_)
+                | AmountMismatch { .. }
+                | IdempotencyKeyReused
+                | IdempotencyInProgress
+                | Busy
+                | Unavailable(_)
+                | Internal(_) => {}
+            }
+        }
+        all
+    }
+
     /// Status, stable code and details of each error: the single mapping.
     fn parts(&self) -> (StatusCode, &'static str, Value) {
         use ApiError::*;

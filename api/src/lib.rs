@@ -2,8 +2,10 @@
 
 pub mod auth;
 mod catalog_cache;
+mod dto;
 pub mod error;
 mod extract;
+mod holds;
 mod http_metrics;
 mod idempotency;
 mod openapi;

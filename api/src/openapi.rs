@@ -1,111 +1,263 @@
-//! The OpenAPI 3.1 description of `/api/v1`, served at `/openapi.json` and rendered at `/docs`.
+//! The OpenAPI 3.1 description of the API, served at `/openapi.json` and rendered at `/docs`.
+//! Paths come from the handlers' `#[utoipa::path]` as the router adds them
+//! (`routes::api`); this module adds what is shared by all of them.
 
-use serde_json::{json, Value};
+use crate::dto::ErrorBody;
+use utoipa::{
+    openapi::{
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        ContentBuilder, OpenApi as Document, RefOr, ResponseBuilder,
+    },
+    Modify, OpenApi, PartialSchema,
+};
 
-fn error_response(description: &str) -> Value {
-    json!({ "description": description,
-            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } })
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Seatline API",
+        description = "Concert seat reservations. Errors have the shape \
+            `{\"error\": {code, message, details}}`; each response lists the codes it can carry. \
+            Money is an integer in KRW. Every operation under /api/v1 may also answer 503 \
+            SERVICE_UNAVAILABLE when a dependency is down or slow: retry."
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "accounts"), (name = "catalog"), (name = "waiting room"),
+        (name = "reservations"), (name = "payments"), (name = "balance"), (name = "operations"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
 }
 
-fn ok(description: &str) -> Value {
-    json!({ "description": description, "content": { "application/json": { "schema": { "type": "object" } } } })
-}
+/// The answer every operation under /api/v1 may give when PostgreSQL, Redis or Temporal is
+/// down or slow, or the request ran past `HTTP_REQUEST_TIMEOUT_SECONDS`.
+const UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
 
-fn body(schema: Value) -> Value {
-    json!({ "required": true, "content": { "application/json": { "schema": schema } } })
-}
-
-fn id_param(name: &str) -> Value {
-    json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string", "format": "uuid" } })
-}
-
-pub fn document() -> Value {
-    let user = json!([{ "bearer": [] }]);
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "Seatline API",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Concert seat reservations. Errors have the shape {\"error\": {code, message, details}}. Money is an integer in KRW."
-        },
-        "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": {
-                "Error": { "type": "object", "required": ["error"], "properties": { "error": {
-                    "type": "object", "required": ["code", "message", "details"],
-                    "properties": { "code": { "type": "string" }, "message": { "type": "string" }, "details": { "type": "object" } } } } },
-                "Reservation": { "type": "object", "properties": {
-                    "reservation_id": { "type": "string", "format": "uuid" },
-                    "schedule_id": { "type": "string", "format": "uuid" },
-                    "status": { "type": "string", "enum": ["HELD", "CONFIRMED", "EXPIRED", "CANCELLED", "REFUNDED"] },
-                    "seats": { "type": "array", "items": { "type": "object" } },
-                    "amount": { "type": "integer" },
-                    "expires_at": { "type": "string", "format": "date-time" } } }
-            }
-        },
-        "paths": {
-            "/api/v1/users": { "post": {
-                "summary": "Create a user; returns its bearer token",
-                "requestBody": body(json!({ "type": "object", "required": ["name"], "properties": { "name": { "type": "string", "maxLength": 100 } } })),
-                "responses": { "201": ok("user_id, name, token"), "400": error_response("malformed JSON"), "422": error_response("invalid name") } } },
-            "/api/v1/concerts": { "get": { "summary": "Concerts", "responses": { "200": ok("concerts") } } },
-            "/api/v1/concerts/{concert_id}/schedules": { "get": {
-                "summary": "Dates of a concert with booking window and available_seats",
-                "parameters": [id_param("concert_id")],
-                "responses": { "200": ok("schedules"), "404": error_response("unknown concert") } } },
-            "/api/v1/schedules/{schedule_id}/seats": { "get": {
-                "summary": "Seat map: every seat with row, number, grade, price and status",
-                "parameters": [id_param("schedule_id")], "security": user,
-                "responses": { "200": ok("seat map"), "404": error_response("unknown schedule") } } },
-            "/api/v1/reservations": { "post": {
-                "summary": "Hold 1 to 4 seats of one schedule, all or nothing",
-                "security": user,
-                "requestBody": body(json!({ "type": "object", "required": ["schedule_id", "seat_ids"], "properties": {
-                    "schedule_id": { "type": "string", "format": "uuid" },
-                    "seat_ids": { "type": "array", "items": { "type": "integer" }, "minItems": 1, "maxItems": 4 } } })),
-                "responses": { "201": { "description": "held", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Reservation" } } } },
-                               "409": error_response("SEAT_UNAVAILABLE (details.seat_ids) or BOOKING_CLOSED"),
-                               "503": error_response("BUSY: too many holds in flight; nothing was held, retry after Retry-After seconds"),
-                               "422": error_response("VALIDATION_FAILED or UNKNOWN_SEATS"),
-                               "401": error_response("missing or invalid token") } } },
-            "/api/v1/reservations/{id}": { "get": {
-                "summary": "A reservation of the caller", "parameters": [id_param("id")], "security": user,
-                "responses": { "200": { "description": "reservation", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Reservation" } } } },
-                               "404": error_response("unknown, or someone else's") } } },
-            "/api/v1/reservations/{id}/payment": { "post": {
-                "summary": "Pay a held reservation from the balance", "parameters": [id_param("id")], "security": user,
-                "responses": { "200": ok("CONFIRMED with amount and balance"),
-                               "402": error_response("INSUFFICIENT_BALANCE"),
-                               "409": error_response("RESERVATION_EXPIRED or ALREADY_CONFIRMED"),
-                               "404": error_response("unknown, or someone else's") } } },
-            "/api/v1/reservations/{id}/cancel": { "post": {
-                "summary": "Release a hold early", "parameters": [id_param("id")], "security": user,
-                "responses": { "200": ok("CANCELLED"), "409": error_response("already paid or expired"), "404": error_response("unknown") } } },
-            "/api/v1/reservations/{id}/events": { "get": {
-                "summary": "Audit log of a reservation", "parameters": [id_param("id")], "security": user,
-                "responses": { "200": ok("events with kind, actor, details, created_at"), "404": error_response("unknown") } } },
-            "/api/v1/users/me/reservations": { "get": { "summary": "Booking history", "security": user, "responses": { "200": ok("reservations") } } },
-            "/api/v1/users/me/balance": { "get": { "summary": "Balance", "security": user, "responses": { "200": ok("balance") } } },
-            "/api/v1/users/me/balance/charges": { "post": {
-                "summary": "Charge the balance (1 to 10,000,000)", "security": user,
-                "requestBody": body(json!({ "type": "object", "required": ["amount"], "properties": { "amount": { "type": "integer", "minimum": 1, "maximum": 10_000_000 } } })),
-                "responses": { "200": ok("new balance"), "422": error_response("VALIDATION_FAILED or BALANCE_LIMIT_EXCEEDED") } } },
-            "/api/v1/users/me/balance/history": { "get": { "summary": "CHARGE / USE / REFUND entries", "security": user, "responses": { "200": ok("entries") } } },
-            "/healthz": { "get": { "summary": "Liveness", "responses": { "200": ok("ok") } } },
-            "/readyz": { "get": { "summary": "PostgreSQL, Redis and Temporal reachable", "responses": { "200": ok("ready"), "503": ok("not ready") } } },
-            "/metrics": { "get": { "summary": "Prometheus metrics", "responses": { "200": { "description": "text exposition format" } } } }
+/// Adds the shared 503 to every operation under /api/v1 that does not list it yet.
+pub fn finish(mut doc: Document) -> Document {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if !path.starts_with("/api/v1/") {
+            continue;
         }
-    })
+        for operation in operations_mut(item) {
+            let responses = &mut operation.responses.responses;
+            match responses.get_mut("503") {
+                Some(RefOr::T(response)) if !response.description.contains(UNAVAILABLE) => {
+                    response.description.push_str(" · SERVICE_UNAVAILABLE");
+                }
+                Some(_) => {}
+                None => {
+                    let response = ResponseBuilder::new()
+                        .description("SERVICE_UNAVAILABLE: a dependency is down or slow; retry")
+                        .content(
+                            "application/json",
+                            ContentBuilder::new().schema(Some(error_schema())).build(),
+                        )
+                        .build();
+                    responses.insert("503".to_owned(), RefOr::T(response));
+                }
+            }
+        }
+    }
+    doc
+}
+
+fn error_schema() -> RefOr<utoipa::openapi::schema::Schema> {
+    let _ = ErrorBody::schema;
+    RefOr::Ref(utoipa::openapi::Ref::from_schema_name("ErrorBody"))
+}
+
+fn operations_mut(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Every operation of the document: method, path, and the statuses it lists with their
+/// descriptions.
+#[cfg(test)]
+struct Documented {
+    method: &'static str,
+    path: String,
+    /// Status and description of each listed answer.
+    responses: Vec<(String, String)>,
+}
+
+#[cfg(test)]
+fn operations(doc: &Document) -> Vec<Documented> {
+    let mut all = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        let methods = [
+            ("GET", &item.get),
+            ("PUT", &item.put),
+            ("POST", &item.post),
+            ("DELETE", &item.delete),
+            ("PATCH", &item.patch),
+        ];
+        for (method, operation) in methods {
+            let Some(operation) = operation else { continue };
+            let responses = operation
+                .responses
+                .responses
+                .iter()
+                .map(|(status, response)| {
+                    let description = match response {
+                        RefOr::T(r) => r.description.clone(),
+                        RefOr::Ref(_) => String::new(),
+                    };
+                    (status.clone(), description)
+                })
+                .collect();
+            all.push(Documented {
+                method,
+                path: path.clone(),
+                responses,
+            });
+        }
+    }
+    all
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::error::ApiError;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// The error codes a description names: its words in CAPITALS_WITH_UNDERSCORES.
+    fn codes_in(description: &str) -> Vec<&str> {
+        description
+            .split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+            .filter(|w| w.len() >= 4 && w.contains(|c: char| c.is_ascii_uppercase()))
+            .collect()
+    }
+
+    fn known_codes() -> BTreeMap<&'static str, u16> {
+        ApiError::one_of_each()
+            .iter()
+            .map(|e| {
+                let (status, code) = e.status_and_code();
+                (code, status.as_u16())
+            })
+            .collect()
+    }
+
     #[test]
-    fn every_path_has_a_summary() {
-        let doc = super::document();
-        for (path, ops) in doc["paths"].as_object().unwrap() {
-            for (method, op) in ops.as_object().unwrap() {
-                assert!(op["summary"].is_string(), "{method} {path} lacks a summary");
+    fn every_operation_has_a_summary_and_a_success_answer() {
+        let (_, doc) = crate::routes::api();
+        for Documented {
+            method,
+            path,
+            responses,
+        } in operations(&doc)
+        {
+            let item = &doc.paths.paths[&path];
+            let operation = match method {
+                "GET" => item.get.as_ref(),
+                "POST" => item.post.as_ref(),
+                "DELETE" => item.delete.as_ref(),
+                _ => None,
+            }
+            .unwrap();
+            assert!(
+                operation.summary.is_some(),
+                "{method} {path} has no summary"
+            );
+            assert!(
+                responses.iter().any(|(s, _)| s.starts_with('2')),
+                "{method} {path} lists no success"
+            );
+        }
+    }
+
+    #[test]
+    fn every_error_answer_names_codes_the_api_gives_with_that_status() {
+        let known = known_codes();
+        let (_, doc) = crate::routes::api();
+        for Documented {
+            method,
+            path,
+            responses,
+        } in operations(&doc)
+        {
+            for (status, description) in responses {
+                let Ok(status) = status.parse::<u16>() else {
+                    continue;
+                };
+                if status < 400 || (path.starts_with("/readyz") && status == 503) {
+                    continue;
+                }
+                let codes = codes_in(&description);
+                assert!(!codes.is_empty(), "{method} {path} {status} names no code");
+                for code in codes {
+                    assert_eq!(
+                        known.get(code),
+                        Some(&status),
+                        "{method} {path} lists {code} under {status}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_code_a_client_can_meet_is_documented() {
+        let (_, doc) = crate::routes::api();
+        let documented: BTreeSet<String> = operations(&doc)
+            .into_iter()
+            .flat_map(|op| op.responses)
+            .flat_map(|(_, d)| {
+                codes_in(&d)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        // Not an operation's answer: no route, a wrong method, a bug.
+        let outside = ["ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED", "INTERNAL"];
+        for code in known_codes().keys() {
+            if !outside.contains(code) {
+                assert!(documented.contains(*code), "{code} is in no response");
+            }
+        }
+    }
+
+    #[test]
+    fn every_operation_under_v1_may_answer_service_unavailable() {
+        let (_, doc) = crate::routes::api();
+        for Documented {
+            method,
+            path,
+            responses,
+        } in operations(&doc)
+        {
+            if path.starts_with("/api/v1/") {
+                assert!(
+                    responses
+                        .iter()
+                        .any(|(s, d)| s == "503" && d.contains(UNAVAILABLE)),
+                    "{method} {path}"
+                );
             }
         }
     }

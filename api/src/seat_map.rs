@@ -4,6 +4,9 @@
 //! the others serve within a second. Responses are rendered at most every 200 ms and kept
 //! ready as JSON and gzip, so a read under load costs a lookup, not a query.
 
+use crate::dto::{
+    CompactSeatMap, GradePrice, MapSeat, SeatLayout, SeatMap, SeatMapBody, SeatStreamEvent,
+};
 use bytes::Bytes;
 use flate2::{write::GzEncoder, Compression};
 use futures::StreamExt;
@@ -14,7 +17,6 @@ use seatline_storage::{
     seat_cache::{self, SeatChanges, CHANGES_CHANNEL},
     Pool,
 };
-use serde_json::json;
 use std::{
     collections::HashMap,
     io::Write,
@@ -41,7 +43,7 @@ pub struct ScheduleMap {
     pub schedule: ScheduleId,
     layout: Vec<catalog::SeatView>,
     index: HashMap<i64, usize>,
-    grades: Vec<catalog::GradePrice>,
+    grades: Vec<GradePrice>,
     state: RwLock<MapState>,
     /// Seat changes as SSE payloads, for the live streams.
     pub changes: broadcast::Sender<Arc<str>>,
@@ -106,7 +108,11 @@ impl SeatMaps {
         if layout.is_empty() {
             return Ok(None);
         }
-        let grades = catalog::grade_prices(&self.pool, schedule).await?;
+        let grades = catalog::grade_prices(&self.pool, schedule)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
         let index = layout
             .iter()
             .enumerate()
@@ -166,7 +172,11 @@ impl SeatMaps {
             }
             state.version = state.version.max(changes.version);
         }
-        let payload = json!({ "version": changes.version, "changes": changes.changes }).to_string();
+        let event = SeatStreamEvent {
+            version: changes.version,
+            changes: &changes.changes,
+        };
+        let payload = serde_json::to_string(&event).expect("a DTO serializes");
         let _ = map.changes.send(payload.into());
     }
 
@@ -233,9 +243,9 @@ impl SeatMaps {
     }
 }
 
-fn gzipped(text: &str) -> Bytes {
+fn gzipped(text: &[u8]) -> Bytes {
     let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
-    let _ = gz.write_all(text.as_bytes());
+    let _ = gz.write_all(text);
     Bytes::from(gz.finish().unwrap_or_default())
 }
 
@@ -275,28 +285,33 @@ impl ScheduleMap {
             .layout
             .iter()
             .zip(statuses)
-            .map(|(s, status)| {
-                json!({ "seat_id": s.seat_id, "row": s.row, "number": s.number, "grade": s.grade,
-                        "price": s.price, "status": SeatStatus::from_letter(*status) })
+            .map(|(s, status)| MapSeat {
+                seat_id: s.seat_id,
+                row: s.row,
+                number: s.number,
+                grade: &s.grade,
+                price: s.price,
+                status: SeatStatus::from_letter(*status),
             })
             .collect();
         let available = statuses.iter().filter(|s| **s == b'A').count();
-        let json = json!({
-            "schedule_id": self.schedule,
-            "version": version,
-            "total_seats": self.layout.len(),
-            "available_seats": available,
-            "grades": self.grades,
-            "seats": seats,
-        })
-        .to_string();
-        let compact = json!({
-            "schedule_id": self.schedule,
-            "version": version,
-            "available_seats": available,
-            "statuses": String::from_utf8_lossy(statuses),
-        })
-        .to_string();
+        let full = SeatMapBody::Full(SeatMap {
+            schedule_id: self.schedule.as_uuid(),
+            version,
+            total_seats: self.layout.len(),
+            available_seats: available,
+            grades: &self.grades,
+            seats,
+        });
+        let statuses = String::from_utf8_lossy(statuses);
+        let compact = SeatMapBody::Compact(CompactSeatMap {
+            schedule_id: self.schedule.as_uuid(),
+            version,
+            available_seats: available,
+            statuses: &statuses,
+        });
+        let json = serde_json::to_vec(&full).expect("a DTO serializes");
+        let compact = serde_json::to_vec(&compact).expect("a DTO serializes");
         Rendered {
             version,
             gzip: gzipped(&json),
@@ -310,17 +325,16 @@ impl ScheduleMap {
     /// The static layout: seat ids, rows, numbers, grades and prices, in the order of the
     /// compact form's status string. It never changes.
     pub fn layout_json(&self) -> String {
-        let seats: Vec<_> = self
-            .layout
-            .iter()
-            .map(|s| json!([s.seat_id, s.row, s.number, s.grade, s.price]))
-            .collect();
-        json!({
-            "schedule_id": self.schedule,
-            "columns": ["seat_id", "row", "number", "grade", "price"],
-            "grades": self.grades,
-            "seats": seats,
-        })
-        .to_string()
+        let layout = SeatLayout {
+            schedule_id: self.schedule.as_uuid(),
+            columns: ["seat_id", "row", "number", "grade", "price"],
+            grades: &self.grades,
+            seats: self
+                .layout
+                .iter()
+                .map(|s| (s.seat_id, s.row, s.number, s.grade.as_str(), s.price))
+                .collect(),
+        };
+        serde_json::to_string(&layout).expect("a DTO serializes")
     }
 }

@@ -9,8 +9,9 @@ mod seats;
 pub use ids::{ConcertId, ReservationId, ScheduleId, SeatId, UserId};
 pub use money::{Amount, MAX_CHARGE};
 pub use reservation::{
-    Actor, HoldDuration, HoldResult, PaymentMethod, PaymentStatus, ProviderOutcome, RefundReason,
-    RefundResult, ReservationStatus, SeatStatus, Settlement, MAX_SEATS_PER_HOLD,
+    Actor, BalanceEntryKind, HoldDuration, HoldResult, PaymentMethod, PaymentStatus,
+    ProviderOutcome, QueueStatus, RefundReason, RefundResult, ReservationStatus, SeatStatus,
+    Settlement, MAX_SEATS_PER_HOLD,
 };
 pub use seats::{SeatSelection, UserName};
 

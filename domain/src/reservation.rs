@@ -42,6 +42,7 @@ macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
         pub enum $name {
             $($variant),+
@@ -196,6 +197,25 @@ string_enum!(
 );
 
 string_enum!(
+    /// Where a buyer stands in a schedule's waiting line.
+    QueueStatus {
+        Waiting => "WAITING",
+        Active => "ACTIVE",
+        Expired => "EXPIRED",
+        SoldOut => "SOLD_OUT",
+    }
+);
+
+string_enum!(
+    /// What moved a balance: a top-up, a payment, or money given back.
+    BalanceEntryKind {
+        Charge => "CHARGE",
+        Use => "USE",
+        Refund => "REFUND",
+    }
+);
+
+string_enum!(
     /// Who did a step of a reservation, as the audit log records it.
     Actor {
         User => "USER",
@@ -251,5 +271,7 @@ mod tests {
         assert_eq!("ABANDONED".parse(), Ok(ProviderOutcome::Abandoned));
         assert_eq!(Actor::System.to_string(), "SYSTEM");
         assert!("CANCELED".parse::<ProviderOutcome>().is_err());
+        assert_eq!(QueueStatus::SoldOut.as_str(), "SOLD_OUT");
+        assert_eq!("REFUND".parse(), Ok(BalanceEntryKind::Refund));
     }
 }

@@ -1,6 +1,6 @@
 use crate::{constraint, violated_constraint};
 use chrono::{DateTime, Utc};
-use seatline_domain::{Amount, UserId};
+use seatline_domain::{Amount, BalanceEntryKind, UserId};
 use serde::Serialize;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -8,7 +8,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Serialize)]
 pub struct BalanceEntry {
     pub id: i64,
-    pub kind: String,
+    pub kind: BalanceEntryKind,
     pub amount: i64,
     pub balance_after: i64,
     pub reservation_id: Option<Uuid>,
@@ -69,12 +69,23 @@ pub async fn charge(pool: &PgPool, user: UserId, amount: Amount) -> Result<i64, 
 
 #[tracing::instrument(skip(pool), fields(user_id = %user))]
 pub async fn history(pool: &PgPool, user: UserId) -> Result<Vec<BalanceEntry>, sqlx::Error> {
-    sqlx::query_as!(
-        BalanceEntry,
+    let rows = sqlx::query!(
         "SELECT id, kind, amount, balance_after, reservation_id, created_at
          FROM balance_history WHERE user_id = $1 ORDER BY id DESC LIMIT 500",
         user.as_uuid()
     )
     .fetch_all(pool)
-    .await
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(BalanceEntry {
+                id: r.id,
+                kind: crate::decode(&r.kind)?,
+                amount: r.amount,
+                balance_after: r.balance_after,
+                reservation_id: r.reservation_id,
+                created_at: r.created_at,
+            })
+        })
+        .collect()
 }

@@ -80,3 +80,97 @@ async fn concerts_and_schedules_show_remaining_seats() {
     .await;
     assert!(took < std::time::Duration::from_millis(1_500), "{took:?}");
 }
+
+/// The operations of the HTTP contract (DESIGN.md) that Seatline serves so far.
+const CONTRACT: &[(&str, &str)] = &[
+    ("post", "/api/v1/users"),
+    ("get", "/api/v1/concerts"),
+    ("get", "/api/v1/concerts/{concert_id}/schedules"),
+    ("post", "/api/v1/queue/tokens"),
+    ("get", "/api/v1/queue/tokens/current"),
+    ("get", "/api/v1/schedules/{schedule_id}/seats"),
+    ("get", "/api/v1/schedules/{schedule_id}/seats/stream"),
+    ("post", "/api/v1/reservations"),
+    ("get", "/api/v1/reservations/{id}"),
+    ("post", "/api/v1/reservations/{id}/payment"),
+    ("post", "/api/v1/reservations/{id}/cancel"),
+    ("post", "/api/v1/reservations/{id}/checkout"),
+    ("get", "/api/v1/reservations/{id}/events"),
+    ("get", "/api/v1/users/me/reservations"),
+    ("get", "/api/v1/users/me/balance"),
+    ("post", "/api/v1/users/me/balance/charges"),
+    ("get", "/api/v1/users/me/balance/history"),
+    ("post", "/api/v1/payments/webhook"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+];
+
+/// The document is derived from the router (each route is added with its handler's
+/// annotation), so this checks the other direction: every documented operation is served,
+/// and what it answers to an anonymous caller and to a buyer sending `{}` is a status the
+/// document lists for it, with an error code the document names there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_operation_is_served_and_answers_as_documented() {
+    let app = TestApp::spawn().await;
+    let api = &app.api;
+    let doc = api
+        .send(Method::GET, "/openapi.json", None, None)
+        .await
+        .body;
+    let paths = doc["paths"].as_object().expect("paths");
+    for (method, path) in CONTRACT {
+        assert!(
+            paths[*path][*method].is_object(),
+            "{method} {path} is not documented"
+        );
+    }
+    let buyer = api.user("Prober").await;
+    let mut probed = 0;
+    for (path, item) in paths {
+        let concrete = path
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    uuid::Uuid::new_v4().to_string()
+                } else {
+                    segment.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, operation) in item.as_object().unwrap() {
+            let Ok(verb) = method.to_uppercase().parse::<Method>() else {
+                continue;
+            };
+            let body = (verb == Method::POST).then(|| serde_json::json!({}));
+            for token in [None, Some(buyer.token.as_str())] {
+                let reply = api.send(verb.clone(), &concrete, token, body.clone()).await;
+                let label = format!("{method} {concrete} (token: {})", token.is_some());
+                assert!(
+                    !["ROUTE_NOT_FOUND", "METHOD_NOT_ALLOWED"].contains(&reply.code()),
+                    "{label} is documented but not served: {}",
+                    reply.body
+                );
+                let listed = &operation["responses"][reply.status.as_str()];
+                assert!(
+                    listed.is_object(),
+                    "{label} answered {} which its document does not list: {}",
+                    reply.status,
+                    reply.body
+                );
+                if reply.status.as_u16() >= 400 {
+                    let description = listed["description"].as_str().unwrap_or("");
+                    assert!(
+                        description.contains(reply.code()),
+                        "{label} answered {} {}, not named in \"{description}\"",
+                        reply.status,
+                        reply.code()
+                    );
+                }
+                probed += 1;
+            }
+        }
+    }
+    assert!(probed >= 2 * CONTRACT.len(), "probed {probed} answers");
+}

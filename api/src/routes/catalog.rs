@@ -2,6 +2,7 @@ use crate::{
     auth::bearer_token,
     auth::AuthUser,
     catalog_cache::Listing,
+    dto::{ConcertList, ErrorBody, ScheduleList, SeatLayout, SeatMapBody},
     error::{ApiError, ApiResult},
     extract::IdPath,
     seat_map::ScheduleMap,
@@ -20,18 +21,22 @@ use bytes::Bytes;
 use futures::Stream;
 use seatline_domain::{ConcertId, ScheduleId};
 use seatline_storage::catalog;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use std::{convert::Infallible, sync::Arc};
 use tokio::sync::broadcast::error::RecvError;
 
 /// Concerts, from this process' catalog cache (at most a second old).
+#[utoipa::path(get, path = "/concerts", tag = "catalog",
+    responses((status = 200, description = "every concert", body = ConcertList)))]
 pub async fn list_concerts(State(state): State<AppState>) -> ApiResult<Response> {
     let body = state
         .catalog
         .get(Listing::Concerts, || async {
             let concerts = catalog::list_concerts(&state.pool).await?;
-            Ok::<_, ApiError>(Some(json_bytes(&json!({ "concerts": concerts }))))
+            let list = ConcertList {
+                concerts: concerts.into_iter().map(Into::into).collect(),
+            };
+            Ok::<_, ApiError>(Some(json_bytes(&list)))
         })
         .await?;
     Ok(json_response(body.unwrap_or_default()))
@@ -39,6 +44,12 @@ pub async fn list_concerts(State(state): State<AppState>) -> ApiResult<Response>
 
 /// A concert's schedules with their remaining seats, from the catalog cache (at most a
 /// second old).
+#[utoipa::path(get, path = "/concerts/{concert_id}/schedules", tag = "catalog",
+    params(("concert_id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "the concert's dates", body = ScheduleList),
+        (status = 404, description = "NOT_FOUND (unknown concert)", body = ErrorBody),
+    ))]
 pub async fn list_schedules(
     State(state): State<AppState>,
     IdPath(id): IdPath,
@@ -51,14 +62,17 @@ pub async fn list_schedules(
                 return Ok::<_, ApiError>(None);
             }
             let schedules = catalog::list_schedules(&state.pool, concert).await?;
-            Ok(Some(json_bytes(&json!({ "schedules": schedules }))))
+            let list = ScheduleList {
+                schedules: schedules.into_iter().map(Into::into).collect(),
+            };
+            Ok(Some(json_bytes(&list)))
         })
         .await?;
     body.map(json_response).ok_or(ApiError::NotFound("concert"))
 }
 
-fn json_bytes(value: &Value) -> Bytes {
-    Bytes::from(value.to_string())
+fn json_bytes(value: &impl Serialize) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).expect("a DTO serializes"))
 }
 
 fn json_response(body: Bytes) -> Response {
@@ -75,13 +89,26 @@ async fn schedule_map(state: &AppState, schedule: ScheduleId) -> ApiResult<Arc<S
         .ok_or(ApiError::NotFound("schedule"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SeatMapQuery {
+    /// `compact`: one status letter per seat (A, H, S) in the order of `/layout`.
     format: Option<String>,
 }
 
 /// Every seat with its status. `ETag` / `If-None-Match` answer 304 when nothing changed;
 /// `?format=compact` gives one status letter per seat (A, H, S) in the order of `/layout`.
+#[utoipa::path(get, path = "/schedules/{schedule_id}/seats", tag = "catalog",
+    security(("bearer" = [])),
+    params(("schedule_id" = Uuid, Path), SeatMapQuery,
+           ("X-Queue-Token" = String, Header, description = "an ACTIVE place in line")),
+    responses(
+        (status = 200, description = "the seat map (gzip when accepted)", body = SeatMapBody),
+        (status = 304, description = "unchanged since the `If-None-Match` ETag"),
+        (status = 401, description = "UNAUTHORIZED · TOKEN_NOT_FOUND · TOKEN_EXPIRED", body = ErrorBody),
+        (status = 403, description = "WRONG_TOKEN_TURN (details.position)", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND (unknown schedule)", body = ErrorBody),
+    ))]
 pub async fn seat_map(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -156,6 +183,12 @@ impl<S: Send + Sync> FromRequestParts<S> for ReadConditions {
 }
 
 /// The static layout of a schedule's hall; it never changes, so it is cached forever.
+#[utoipa::path(get, path = "/schedules/{schedule_id}/seats/layout", tag = "catalog",
+    params(("schedule_id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "the hall, in the order of the compact map", body = SeatLayout),
+        (status = 404, description = "NOT_FOUND (unknown schedule)", body = ErrorBody),
+    ))]
 pub async fn seat_layout(State(state): State<AppState>, IdPath(id): IdPath) -> ApiResult<Response> {
     let map = schedule_map(&state, ScheduleId::from(id)).await?;
     Ok((
@@ -168,14 +201,27 @@ pub async fn seat_layout(State(state): State<AppState>, IdPath(id): IdPath) -> A
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
+    /// The bearer token, for clients that can't send headers (EventSource).
     token: Option<String>,
+    /// The queue token, likewise.
     queue_token: Option<String>,
 }
 
 /// Server-sent events of seat changes (`event: seats`, data `{version, changes}`). Browsers'
 /// EventSource sends no headers, so the tokens may come as `?token=…&queue_token=…`.
+#[utoipa::path(get, path = "/schedules/{schedule_id}/seats/stream", tag = "catalog",
+    security(("bearer" = [])),
+    params(("schedule_id" = Uuid, Path), StreamQuery,
+           ("X-Queue-Token" = Option<String>, Header, description = "an ACTIVE place in line")),
+    responses(
+        (status = 200, description = "`event: seats` with `{version, changes: [{seat_id, status}]}`; `event: resync` when the client fell behind", content_type = "text/event-stream", body = String),
+        (status = 401, description = "UNAUTHORIZED · TOKEN_NOT_FOUND · TOKEN_EXPIRED", body = ErrorBody),
+        (status = 403, description = "WRONG_TOKEN_TURN (details.position)", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND (unknown schedule)", body = ErrorBody),
+    ))]
 pub async fn seat_stream(
     State(state): State<AppState>,
     IdPath(id): IdPath,

@@ -7,47 +7,46 @@ mod reservations;
 mod users;
 mod web;
 
-use crate::state::AppState;
-use axum::{
-    routing::{get, post},
-    Router,
-};
+use crate::{openapi, state::AppState};
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_swagger_ui::SwaggerUi;
+
+/// The API's routes and the OpenAPI document of exactly those routes: each route is added
+/// with the `#[utoipa::path]` of its handler, so the two cannot drift.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(users::create_user))
+        .routes(routes!(reservations::list_mine))
+        .routes(routes!(balance::get_balance))
+        .routes(routes!(balance::charge))
+        .routes(routes!(balance::history))
+        .routes(routes!(queue::join))
+        .routes(routes!(queue::current, queue::leave))
+        .routes(routes!(catalog::list_concerts))
+        .routes(routes!(catalog::list_schedules))
+        .routes(routes!(catalog::seat_map))
+        .routes(routes!(catalog::seat_layout))
+        .routes(routes!(catalog::seat_stream))
+        .routes(routes!(reservations::hold))
+        .routes(routes!(reservations::get_one))
+        .routes(routes!(reservations::pay))
+        .routes(routes!(reservations::cancel))
+        .routes(routes!(reservations::events))
+        .routes(routes!(payments::checkout))
+        .routes(routes!(payments::webhook));
+    let (router, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .split_for_parts();
+    (router, openapi::finish(doc))
+}
 
 pub fn router() -> Router<AppState> {
-    let v1 = Router::new()
-        .route("/users", post(users::create_user))
-        .route("/users/me/reservations", get(reservations::list_mine))
-        .route("/users/me/balance", get(balance::get_balance))
-        .route("/users/me/balance/charges", post(balance::charge))
-        .route("/users/me/balance/history", get(balance::history))
-        .route("/queue/tokens", post(queue::join))
-        .route(
-            "/queue/tokens/current",
-            get(queue::current).delete(queue::leave),
-        )
-        .route("/concerts", get(catalog::list_concerts))
-        .route(
-            "/concerts/{concert_id}/schedules",
-            get(catalog::list_schedules),
-        )
-        .route("/schedules/{schedule_id}/seats", get(catalog::seat_map))
-        .route(
-            "/schedules/{schedule_id}/seats/layout",
-            get(catalog::seat_layout),
-        )
-        .route(
-            "/schedules/{schedule_id}/seats/stream",
-            get(catalog::seat_stream),
-        )
-        .route("/reservations", post(reservations::hold))
-        .route("/reservations/{id}", get(reservations::get_one))
-        .route("/reservations/{id}/payment", post(reservations::pay))
-        .route("/reservations/{id}/cancel", post(reservations::cancel))
-        .route("/reservations/{id}/events", get(reservations::events))
-        .route("/reservations/{id}/checkout", post(payments::checkout))
-        .route("/payments/webhook", post(payments::webhook));
-    Router::new()
-        .nest("/api/v1", v1)
-        .merge(ops::router())
+    let (api, doc) = api();
+    api.merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .merge(web::router())
 }

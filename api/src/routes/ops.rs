@@ -1,27 +1,34 @@
-use crate::{http_metrics, openapi, state::AppState};
-use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Json, Router};
-use serde_json::json;
+use crate::{
+    dto::{Health, Readiness, ReadinessChecks},
+    http_metrics,
+    state::AppState,
+};
+use axum::{extract::State, http::StatusCode, Json};
 use std::time::Duration;
 use temporalio_client::{grpc::WorkflowService, tonic};
 use temporalio_common::protos::temporal::api::workflowservice::v1::GetSystemInfoRequest;
-use utoipa_swagger_ui::SwaggerUi;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/healthz",
-            get(|| async { Json(json!({ "status": "ok" })) }),
-        )
-        .route("/readyz", get(readyz))
-        .route(
-            "/metrics",
-            get(|| async { http_metrics::handle().render() }),
-        )
-        .merge(SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", openapi::document()))
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "alive", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Prometheus metrics of this API process.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "text exposition format", content_type = "text/plain", body = String)))]
+pub async fn metrics() -> String {
+    http_metrics::handle().render()
 }
 
 /// Ready when PostgreSQL, Redis and Temporal all answer, each within a second.
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "every dependency answers", body = Readiness),
+        (status = 503, description = "a dependency is down (see checks)", body = Readiness),
+    ))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let limit = Duration::from_secs(1);
     let postgres = tokio::time::timeout(limit, seatline_storage::ping(&state.pool))
         .await
@@ -46,9 +53,13 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let word = |ok: bool| if ok { "ok" } else { "down" };
     (
         status,
-        Json(json!({
-            "status": word(ready),
-            "checks": { "postgres": word(postgres), "redis": word(redis), "temporal": word(temporal) }
-        })),
+        Json(Readiness {
+            status: word(ready),
+            checks: ReadinessChecks {
+                postgres: word(postgres),
+                redis: word(redis),
+                temporal: word(temporal),
+            },
+        }),
     )
 }

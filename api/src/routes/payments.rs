@@ -2,6 +2,7 @@
 
 use crate::{
     auth::AuthUser,
+    dto::{Checkout, ErrorBody, PaymentWebhook, WebhookReceived},
     error::{ApiError, ApiResult},
     extract::IdPath,
     state::AppState,
@@ -21,18 +22,29 @@ use seatline_storage::{
     reservations,
 };
 use seatline_workflows::{checkout_workflow_id, CheckoutWorkflow};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use temporalio_client::{WorkflowIdConflictPolicy, WorkflowStartOptions};
 
-/// Starts a card payment with the provider for a held reservation.
+/// Start a card payment with the provider for a held reservation.
+#[utoipa::path(post, path = "/reservations/{id}/checkout", tag = "payments",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path),
+           ("X-Queue-Token" = String, Header, description = "the token of the turn the hold was made in"),
+           ("Idempotency-Key" = Option<String>, Header, description = "replays return the first answer")),
+    responses(
+        (status = 201, description = "PENDING: send the buyer to checkout_url", body = Checkout),
+        (status = 401, description = "UNAUTHORIZED · TOKEN_NOT_FOUND", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND: unknown, or someone else's", body = ErrorBody),
+        (status = 409, description = "RESERVATION_EXPIRED · ALREADY_CONFIRMED · IDEMPOTENCY_IN_PROGRESS", body = ErrorBody),
+        (status = 422, description = "IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all, fields(user_id = %user, reservation_id = %id))]
 pub async fn checkout(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     QueueTokenHeader(token): QueueTokenHeader,
     IdPath(id): IdPath,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Checkout>)> {
     let id = ReservationId::from(id);
     let reservation = reservations::get_reservation(&state.pool, id)
         .await?
@@ -70,7 +82,7 @@ pub async fn checkout(
             response.status()
         )));
     }
-    let created: Value = response
+    let mut created: Value = response
         .json()
         .await
         .map_err(|e| ApiError::Unavailable(anyhow::anyhow!("payment provider: {e}")))?;
@@ -96,34 +108,35 @@ pub async fn checkout(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "reservation_id": id,
-            "payment_id": payment_id,
-            "amount": reservation.amount,
-            "status": PaymentStatus::Pending,
-            "checkout_url": created["checkout_url"],
-        })),
+        Json(Checkout {
+            reservation_id: id.as_uuid(),
+            payment_id,
+            amount: reservation.amount,
+            status: PaymentStatus::Pending,
+            checkout_url: created["checkout_url"].take(),
+        }),
     ))
-}
-
-#[derive(Deserialize)]
-struct WebhookBody {
-    #[serde(default)]
-    event_id: String,
-    reservation_id: String,
-    payment_id: String,
-    amount: i64,
-    status: String,
 }
 
 /// The provider's callback. Answers 2xx only once the event is durably recorded and handed to
 /// the reservation's workflow (or, if that workflow has finished, to a refund).
+#[utoipa::path(post, path = "/payments/webhook", tag = "payments",
+    request_body = PaymentWebhook,
+    params(("Seatline-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of `<t>.<raw body>`>")),
+    responses(
+        (status = 200, description = "recorded (again, when duplicate)", body = WebhookReceived),
+        (status = 400, description = "MALFORMED_JSON", body = ErrorBody),
+        (status = 401, description = "INVALID_SIGNATURE (details.reason)", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND (unknown payment or reservation)", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED · AMOUNT_MISMATCH (details.expected, details.got)", body = ErrorBody),
+        (status = 503, description = "SERVICE_UNAVAILABLE: not recorded, the provider retries", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all, fields(reservation_id, payment_id))]
 pub async fn webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookReceived>> {
     let signature = headers
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -142,7 +155,7 @@ pub async fn webhook(
             webhook_signature::SignatureError::Mismatch => "signature mismatch",
         })
     })?;
-    let event: WebhookBody = serde_json::from_slice(&body)
+    let event: PaymentWebhook = serde_json::from_slice(&body)
         .map_err(|e| ApiError::MalformedJson(format!("webhook body: {e}")))?;
     let span = tracing::Span::current();
     span.record("reservation_id", event.reservation_id.as_str());
@@ -179,7 +192,10 @@ pub async fn webhook(
                       "first" => record.first.to_string())
     .increment(1);
     if record.forwarded {
-        return Ok(Json(json!({ "received": true, "duplicate": true })));
+        return Ok(Json(WebhookReceived {
+            received: true,
+            duplicate: true,
+        }));
     }
     // Recorded: from now on this outcome moves money. The payment's checkout workflow applies
     // or refunds it; if Temporal can't be reached the answer is 503 and the provider retries
@@ -190,9 +206,10 @@ pub async fn webhook(
     let report = ProviderReport::of(Some(outcome));
     start_checkout(&state, &held, &event.payment_id, report, true).await?;
     payments::mark_forwarded(&state.pool, &event.payment_id, outcome).await?;
-    Ok(Json(
-        json!({ "received": true, "duplicate": !record.first }),
-    ))
+    Ok(Json(WebhookReceived {
+        received: true,
+        duplicate: !record.first,
+    }))
 }
 
 /// Starts the payment's `CheckoutWorkflow`, or reports to the running one. Temporal keeps one

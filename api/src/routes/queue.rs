@@ -1,5 +1,6 @@
 use crate::{
     auth::AuthUser,
+    dto::{ErrorBody, JoinQueue, QueueStanding, QueueTicket},
     error::{ApiError, ApiResult},
     extract::JsonBody,
     queue_token::QueueClaims,
@@ -8,26 +9,30 @@ use crate::{
 };
 use axum::{extract::State, http::StatusCode, Json};
 use chrono::{DateTime, Utc};
-use seatline_domain::ScheduleId;
+use seatline_domain::{QueueStatus, ScheduleId};
 use seatline_storage::{
     catalog,
     waiting_room::{self, Standing},
 };
-use serde::Deserialize;
-use serde_json::{json, Value};
 
-#[derive(Deserialize)]
-pub struct Join {
-    schedule_id: String,
-}
-
-/// Joins a schedule's queue; joining again returns the same place (and token).
+/// Join a schedule's waiting line; joining again returns the same place (and token).
+#[utoipa::path(post, path = "/queue/tokens", tag = "waiting room",
+    security(("bearer" = [])), request_body = JoinQueue,
+    params(("Idempotency-Key" = Option<String>, Header, description = "replays return the first answer")),
+    responses(
+        (status = 201, description = "a place in line", body = QueueTicket),
+        (status = 400, description = "MALFORMED_JSON", body = ErrorBody),
+        (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND (unknown schedule)", body = ErrorBody),
+        (status = 409, description = "BOOKING_CLOSED · IDEMPOTENCY_IN_PROGRESS", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED · IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+    ))]
 #[tracing::instrument(skip_all, fields(user_id = %user))]
 pub async fn join(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    JsonBody(body): JsonBody<Join>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+    JsonBody(body): JsonBody<JoinQueue>,
+) -> ApiResult<(StatusCode, Json<QueueTicket>)> {
     let schedule =
         ScheduleId::parse(&body.schedule_id).map_err(|_| ApiError::NotFound("schedule"))?;
     let window = catalog::booking_window(&state.pool, schedule)
@@ -57,9 +62,13 @@ pub async fn join(
     let token = state.queue_tokens.issue(&claims);
     let standing = waiting_room::standing(&mut redis, schedule, user, seq).await?;
     metrics::counter!("queue_joins_total").increment(1);
-    let mut body = standing_json(&state, &claims, standing);
-    body["token"] = json!(token);
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((
+        StatusCode::CREATED,
+        Json(QueueTicket {
+            token,
+            standing: standing_of(&state, &claims, standing),
+        }),
+    ))
 }
 
 /// Tokens expire on a fixed grid, so joining twice within a period returns one token.
@@ -68,27 +77,44 @@ fn token_expiry(now_ms: i64, ttl_ms: i64) -> i64 {
     (now_ms + ttl_ms) / grid * grid + grid
 }
 
-/// Where the caller stands: one Redis script, nothing else.
+/// Where the caller stands in line: one Redis script, nothing else.
+#[utoipa::path(get, path = "/queue/tokens/current", tag = "waiting room",
+    security(("bearer" = [])),
+    params(("X-Queue-Token" = String, Header, description = "the token of the place in line")),
+    responses(
+        (status = 200, description = "WAITING, ACTIVE, EXPIRED or SOLD_OUT", body = QueueStanding),
+        (status = 401, description = "UNAUTHORIZED · TOKEN_NOT_FOUND", body = ErrorBody),
+    ))]
 pub async fn current(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     QueueTokenHeader(token): QueueTokenHeader,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<QueueStanding>> {
     let claims = match verify_token(&state, user, token.as_deref()) {
         Err(ApiError::TokenExpired) => {
-            return Ok(Json(
-                json!({ "status": "EXPIRED", "position": 0, "eta_seconds": 0,
-                                    "expires_at": null }),
-            ))
+            return Ok(Json(QueueStanding {
+                status: QueueStatus::Expired,
+                schedule_id: None,
+                position: 0,
+                eta_seconds: 0,
+                expires_at: None,
+            }))
         }
         other => other?,
     };
     let mut redis = state.redis.clone();
     let standing = waiting_room::standing(&mut redis, claims.schedule, user, claims.seq).await?;
-    Ok(Json(standing_json(&state, &claims, standing)))
+    Ok(Json(standing_of(&state, &claims, standing)))
 }
 
-/// Leaves the queue or gives the turn up, so the next in line is admitted.
+/// Leave the line or give the turn up, so the next in line is admitted.
+#[utoipa::path(delete, path = "/queue/tokens/current", tag = "waiting room",
+    security(("bearer" = [])),
+    params(("X-Queue-Token" = String, Header, description = "the token of the place in line")),
+    responses(
+        (status = 204, description = "left"),
+        (status = 401, description = "UNAUTHORIZED · TOKEN_NOT_FOUND · TOKEN_EXPIRED", body = ErrorBody),
+    ))]
 pub async fn leave(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
@@ -100,17 +126,24 @@ pub async fn leave(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn standing_json(state: &AppState, claims: &QueueClaims, standing: Standing) -> Value {
+fn standing_of(state: &AppState, claims: &QueueClaims, standing: Standing) -> QueueStanding {
     let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms);
+    let schedule_id = Some(claims.schedule.as_uuid());
     match standing {
-        Standing::Active { expires_at_ms } => json!({
-            "status": "ACTIVE", "schedule_id": claims.schedule, "position": 0, "eta_seconds": 0,
-            "expires_at": at(expires_at_ms),
-        }),
-        Standing::Expired => json!({
-            "status": "EXPIRED", "schedule_id": claims.schedule, "position": 0, "eta_seconds": 0,
-            "expires_at": null,
-        }),
+        Standing::Active { expires_at_ms } => QueueStanding {
+            status: QueueStatus::Active,
+            schedule_id,
+            position: 0,
+            eta_seconds: 0,
+            expires_at: at(expires_at_ms),
+        },
+        Standing::Expired => QueueStanding {
+            status: QueueStatus::Expired,
+            schedule_id,
+            position: 0,
+            eta_seconds: 0,
+            expires_at: None,
+        },
         Standing::Waiting {
             position,
             sold_out,
@@ -120,13 +153,21 @@ fn standing_json(state: &AppState, claims: &QueueClaims, standing: Standing) -> 
                 .filter(|r| *r > 0.01)
                 .unwrap_or(state.settings.admission_rate)
                 .max(0.01);
-            json!({
-                "status": if sold_out { "SOLD_OUT" } else { "WAITING" },
-                "schedule_id": claims.schedule,
-                "position": position,
-                "eta_seconds": if sold_out { 0 } else { (position as f64 / rate).ceil() as u64 },
-                "expires_at": at(claims.expires_at_ms),
-            })
+            QueueStanding {
+                status: if sold_out {
+                    QueueStatus::SoldOut
+                } else {
+                    QueueStatus::Waiting
+                },
+                schedule_id,
+                position,
+                eta_seconds: if sold_out {
+                    0
+                } else {
+                    (position as f64 / rate).ceil() as u64
+                },
+                expires_at: at(claims.expires_at_ms),
+            }
         }
     }
 }

@@ -1,0 +1,411 @@
+//! The shapes of what the API reads and answers. Handlers build these, never loose JSON, and
+//! the OpenAPI document is derived from them, so the two cannot drift.
+
+use chrono::{DateTime, Utc};
+use seatline_domain::{
+    BalanceEntryKind, PaymentStatus, QueueStatus, ReservationStatus, SeatStatus,
+};
+use seatline_storage::{balance, catalog, reservations, seat_cache};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+// --- Requests -----------------------------------------------------------------------------
+
+/// A demo account: a name, nothing else (development mode).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewUser {
+    /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100, example = "Kim")]
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct JoinQueue {
+    #[schema(format = Uuid)]
+    pub schedule_id: String,
+}
+
+/// Seats to hold, all or nothing.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct HoldSeats {
+    #[schema(format = Uuid)]
+    pub schedule_id: String,
+    /// 1 to 4 distinct seat ids of the schedule.
+    #[schema(min_items = 1, max_items = 4)]
+    pub seat_ids: Vec<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChargeBalance {
+    /// KRW, 1 to 10,000,000.
+    #[schema(minimum = 1, maximum = 10_000_000)]
+    pub amount: i64,
+}
+
+/// The provider's signed callback (header `Seatline-Signature`).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PaymentWebhook {
+    #[serde(default)]
+    pub event_id: String,
+    #[schema(format = Uuid)]
+    pub reservation_id: String,
+    pub payment_id: String,
+    pub amount: i64,
+    /// `SUCCEEDED` or `FAILED`.
+    #[schema(example = "SUCCEEDED")]
+    pub status: String,
+}
+
+// --- Answers ------------------------------------------------------------------------------
+
+/// The one error shape: `{"error": {code, message, details}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable code, e.g. `SEAT_UNAVAILABLE`; each endpoint lists the ones it answers.
+    pub code: String,
+    pub message: String,
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedUser {
+    pub user_id: Uuid,
+    pub name: String,
+    /// Bearer token for `Authorization`.
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Concert {
+    pub id: Uuid,
+    pub title: String,
+    pub artist: String,
+    pub venue: String,
+}
+
+impl From<catalog::Concert> for Concert {
+    fn from(c: catalog::Concert) -> Self {
+        Self {
+            id: c.id,
+            title: c.title,
+            artist: c.artist,
+            venue: c.venue,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConcertList {
+    pub concerts: Vec<Concert>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Schedule {
+    pub id: Uuid,
+    pub concert_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub booking_opens_at: DateTime<Utc>,
+    pub booking_closes_at: DateTime<Utc>,
+    pub total_seats: i64,
+    pub available_seats: i64,
+}
+
+impl From<catalog::Schedule> for Schedule {
+    fn from(s: catalog::Schedule) -> Self {
+        Self {
+            id: s.id,
+            concert_id: s.concert_id,
+            starts_at: s.starts_at,
+            booking_opens_at: s.booking_opens_at,
+            booking_closes_at: s.booking_closes_at,
+            total_seats: s.total_seats,
+            available_seats: s.available_seats,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleList {
+    pub schedules: Vec<Schedule>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GradePrice {
+    pub grade: String,
+    pub price: i64,
+}
+
+impl From<catalog::GradePrice> for GradePrice {
+    fn from(g: catalog::GradePrice) -> Self {
+        Self {
+            grade: g.grade,
+            price: g.price,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MapSeat<'a> {
+    pub seat_id: i64,
+    pub row: i32,
+    pub number: i32,
+    pub grade: &'a str,
+    pub price: i64,
+    pub status: SeatStatus,
+}
+
+/// Every seat of a schedule with its status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeatMap<'a> {
+    pub schedule_id: Uuid,
+    /// Grows with every change; the `ETag` carries it.
+    pub version: i64,
+    pub total_seats: usize,
+    pub available_seats: usize,
+    pub grades: &'a [GradePrice],
+    pub seats: Vec<MapSeat<'a>>,
+}
+
+/// `?format=compact`: one status letter per seat (`A`, `H`, `S`) in the order of `/layout`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompactSeatMap<'a> {
+    pub schedule_id: Uuid,
+    pub version: i64,
+    pub available_seats: usize,
+    #[schema(example = "AAHSA")]
+    pub statuses: &'a str,
+}
+
+/// The seat map in the form asked for.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SeatMapBody<'a> {
+    Full(SeatMap<'a>),
+    Compact(CompactSeatMap<'a>),
+}
+
+/// The hall of a schedule; never changes. Each seat is `[seat_id, row, number, grade, price]`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeatLayout<'a> {
+    pub schedule_id: Uuid,
+    #[schema(example = json!(["seat_id", "row", "number", "grade", "price"]))]
+    pub columns: [&'static str; 5],
+    pub grades: &'a [GradePrice],
+    #[schema(value_type = Vec<Vec<Object>>)]
+    pub seats: Vec<(i64, i32, i32, &'a str, i64)>,
+}
+
+/// What `GET .../seats/stream` sends as `event: seats`.
+#[derive(Debug, Serialize)]
+pub struct SeatStreamEvent<'a> {
+    pub version: i64,
+    pub changes: &'a [seat_cache::SeatChange],
+}
+
+/// Where a buyer stands in line.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueStanding {
+    pub status: QueueStatus,
+    /// Absent when the token itself has expired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_id: Option<Uuid>,
+    /// Buyers ahead; 0 once ACTIVE.
+    pub position: u64,
+    pub eta_seconds: u64,
+    /// When the turn (ACTIVE) or the token (WAITING) ends.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A place in line and the token that proves it (`X-Queue-Token`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueTicket {
+    pub token: String,
+    #[serde(flatten)]
+    pub standing: QueueStanding,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReservedSeat {
+    pub seat_id: i64,
+    pub row: i32,
+    pub number: i32,
+    pub grade: String,
+    pub price: i64,
+}
+
+impl From<reservations::ReservedSeat> for ReservedSeat {
+    fn from(s: reservations::ReservedSeat) -> Self {
+        Self {
+            seat_id: s.seat_id,
+            row: s.row,
+            number: s.number,
+            grade: s.grade,
+            price: s.price,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reservation {
+    pub reservation_id: Uuid,
+    pub schedule_id: Uuid,
+    pub status: ReservationStatus,
+    pub seats: Vec<ReservedSeat>,
+    /// KRW.
+    pub amount: i64,
+    /// When the hold ends unless paid.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Absent on the answer of a new hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl From<reservations::Reservation> for Reservation {
+    fn from(r: reservations::Reservation) -> Self {
+        Self {
+            reservation_id: r.id,
+            schedule_id: r.schedule_id,
+            status: r.status,
+            seats: r.seats.into_iter().map(Into::into).collect(),
+            amount: r.amount,
+            expires_at: Some(r.expires_at),
+            created_at: Some(r.created_at),
+            updated_at: Some(r.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReservationList {
+    pub reservations: Vec<Reservation>,
+}
+
+/// A step of a reservation, as the audit log keeps it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEvent {
+    pub id: i64,
+    #[schema(example = "HELD")]
+    pub kind: String,
+    #[schema(example = "USER")]
+    pub actor: String,
+    #[schema(value_type = Object)]
+    pub details: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<reservations::AuditEvent> for AuditEvent {
+    fn from(e: reservations::AuditEvent) -> Self {
+        Self {
+            id: e.id,
+            kind: e.kind,
+            actor: e.actor,
+            details: e.details,
+            created_at: e.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReservationEvents {
+    pub reservation_id: Uuid,
+    pub events: Vec<AuditEvent>,
+}
+
+/// A reservation paid from the balance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paid {
+    pub reservation_id: Uuid,
+    pub status: ReservationStatus,
+    pub amount: i64,
+    /// The balance after the payment.
+    pub balance: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cancelled {
+    pub reservation_id: Uuid,
+    pub status: ReservationStatus,
+}
+
+/// A card payment started with the provider: send the buyer to `checkout_url`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Checkout {
+    pub reservation_id: Uuid,
+    pub payment_id: String,
+    pub amount: i64,
+    pub status: PaymentStatus,
+    #[schema(value_type = Option<String>)]
+    pub checkout_url: Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookReceived {
+    pub received: bool,
+    /// This event was recorded before.
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Balance {
+    /// KRW.
+    pub balance: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BalanceEntry {
+    pub id: i64,
+    pub kind: BalanceEntryKind,
+    pub amount: i64,
+    pub balance_after: i64,
+    pub reservation_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<balance::BalanceEntry> for BalanceEntry {
+    fn from(e: balance::BalanceEntry) -> Self {
+        Self {
+            id: e.id,
+            kind: e.kind,
+            amount: e.amount,
+            balance_after: e.balance_after,
+            reservation_id: e.reservation_id,
+            created_at: e.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BalanceHistory {
+    /// Newest first, at most 500.
+    pub entries: Vec<BalanceEntry>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ok` or `down`.
+    pub status: &'static str,
+    pub checks: ReadinessChecks,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadinessChecks {
+    pub postgres: &'static str,
+    pub redis: &'static str,
+    pub temporal: &'static str,
+}
