@@ -75,6 +75,8 @@ impl ReservationActivities {
             schedule,
             seat_ids: &seats,
             expiry,
+            max_seats_per_buyer: (input.max_seats_per_buyer > 0)
+                .then_some(input.max_seats_per_buyer),
         };
         let held = reservations::hold_seats(&self.pool, request).await;
         if held.is_ok() {
@@ -105,6 +107,16 @@ impl ReservationActivities {
                         .type_name(failure::SEAT_UNAVAILABLE.to_owned())
                         .non_retryable(true)
                         .details(ids)
+                        .build(),
+                ))
+            }
+            Err(HoldError::PurchaseLimit { limit, owned }) => {
+                tracing::info!(limit, owned, "hold refused: the buyer's limit");
+                Err(ActivityError::application(
+                    ApplicationFailure::builder("the buyer's seat limit is reached")
+                        .type_name(failure::PURCHASE_LIMIT_REACHED.to_owned())
+                        .non_retryable(true)
+                        .details(vec![i64::from(limit), i64::from(owned)])
                         .build(),
                 ))
             }

@@ -1,13 +1,29 @@
-//! User bearer tokens: `<user uuid>.<HMAC-SHA256 of it>`, base64url. Stateless, so checking one
-//! costs no database round trip; forging one needs `AUTH_SECRET`.
+//! Who is calling: access tokens (`Authorization: Bearer`), the sessions they belong to, and
+//! roles. Access tokens are signed claims that expire after `ACCESS_TOKEN_TTL_SECONDS`; a
+//! refresh token (kept hashed in `sessions`) gets new ones, and ending a session refuses its
+//! access tokens on every API process within a second (`SessionRevocations`).
 
-pub use crate::signing::TokenSigner;
-use crate::{error::ApiError, state::AppState};
+pub use crate::signing::{AccessClaims, AccessRefusal, TokenSigner};
+use crate::{
+    error::ApiError,
+    rate_limit::{self, Rate},
+    state::AppState,
+};
 use axum::{
     extract::FromRequestParts,
     http::{header, request::Parts, HeaderMap},
 };
-use seatline_domain::UserId;
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use rand::RngCore;
+use seatline_domain::{Role, UserId};
+use sha2::{Digest, Sha256};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 /// The token of an `Authorization: Bearer <token>` header: the one place that reads it.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
@@ -18,7 +34,54 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// The caller, from `Authorization: Bearer <token>`.
+/// The claims of a valid access token whose session has not ended.
+pub fn authenticate(state: &AppState, token: &str) -> Result<AccessClaims, ApiError> {
+    let now = chrono::Utc::now().timestamp();
+    let claims = state
+        .tokens
+        .verify(token, now)
+        .map_err(|_| ApiError::Unauthorized)?;
+    if state.revocations.is_ended(claims.session) {
+        return Err(ApiError::Unauthorized);
+    }
+    Ok(claims)
+}
+
+/// The caller: a valid access token of a live session. Each account's requests count against
+/// `RATE_LIMIT_USER_REQUESTS_PER_SECOND`.
+pub struct Caller(pub AccessClaims);
+
+impl Caller {
+    /// `FORBIDDEN` unless the caller has `role`.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.0.role == role {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "your account does not have the role this needs",
+            ))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        let claims = authenticate(state, token)?;
+        tracing::Span::current().record("user_id", tracing::field::display(claims.user));
+        let per_second = state.settings.limits.user_requests_per_second;
+        let rate = Rate::per_second("user", per_second, per_second.saturating_mul(2));
+        rate_limit::check(state, rate, &claims.user.to_string()).await?;
+        Ok(Self(claims))
+    }
+}
+
+/// The calling user, for endpoints that only need to know who.
 pub struct AuthUser(pub UserId);
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -28,11 +91,136 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let user = bearer_token(&parts.headers)
-            .and_then(|token| state.tokens.verify(token))
-            .ok_or(ApiError::Unauthorized)?;
-        tracing::Span::current().record("user_id", tracing::field::display(user));
-        Ok(Self(user))
+        let Caller(claims) = Caller::from_request_parts(parts, state).await?;
+        Ok(Self(claims.user))
+    }
+}
+
+/// A new session's tokens.
+pub struct IssuedSession {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+}
+
+/// A refresh token: `<session id>.<32 random bytes>`, base64url. Only its hash is stored.
+pub struct RefreshToken {
+    pub session: Uuid,
+    secret: [u8; 32],
+}
+
+impl RefreshToken {
+    pub fn new(session: Uuid) -> Self {
+        let mut secret = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut secret);
+        Self { session, secret }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (session, secret) = raw.trim().split_once('.')?;
+        let session = Uuid::parse_str(session).ok()?;
+        let secret: [u8; 32] = URL_SAFE_NO_PAD.decode(secret).ok()?.try_into().ok()?;
+        Some(Self { session, secret })
+    }
+
+    pub fn hash(&self) -> Vec<u8> {
+        Sha256::digest(self.secret).to_vec()
+    }
+
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.session, URL_SAFE_NO_PAD.encode(self.secret))
+    }
+}
+
+/// Opens a session for `user` and issues its first tokens.
+pub async fn open_session(
+    state: &AppState,
+    user: UserId,
+    role: Role,
+) -> Result<IssuedSession, ApiError> {
+    let refresh = RefreshToken::new(Uuid::new_v4());
+    let accounts = &state.settings.accounts;
+    seatline_storage::accounts::open_session(
+        &state.pool,
+        refresh.session,
+        user,
+        &refresh.hash(),
+        accounts.session_ttl_seconds as i64,
+    )
+    .await?;
+    Ok(issue(state, user, role, refresh))
+}
+
+/// The access token for `refresh`'s session, and the refresh token itself.
+pub fn issue(state: &AppState, user: UserId, role: Role, refresh: RefreshToken) -> IssuedSession {
+    let ttl = state.settings.accounts.access_token_ttl_seconds;
+    let claims = AccessClaims {
+        user,
+        session: refresh.session,
+        role,
+        expires_at: chrono::Utc::now().timestamp() + ttl as i64,
+    };
+    IssuedSession {
+        access_token: state.tokens.issue(&claims),
+        refresh_token: refresh.encode(),
+        expires_in: ttl,
+    }
+}
+
+/// Sessions ended recently, as this process knows them: read from PostgreSQL every second,
+/// plus the ones ended here, known at once. Only sessions whose access tokens may still be
+/// valid are read.
+#[derive(Clone, Default)]
+pub struct SessionRevocations {
+    from_database: Arc<RwLock<HashSet<Uuid>>>,
+    ended_here: Arc<RwLock<HashMap<Uuid, Instant>>>,
+}
+
+/// How long a session ended here is remembered locally: by then the database read has it.
+const ENDED_HERE_FOR: Duration = Duration::from_secs(10);
+
+impl SessionRevocations {
+    pub fn is_ended(&self, session: Uuid) -> bool {
+        self.from_database.read().expect("lock").contains(&session)
+            || self.ended_here.read().expect("lock").contains_key(&session)
+    }
+
+    pub fn mark_ended(&self, session: Uuid) {
+        self.ended_here
+            .write()
+            .expect("lock")
+            .insert(session, Instant::now());
+    }
+
+    /// Follows `sessions` until `stop` is cancelled.
+    pub fn spawn_follower(
+        &self,
+        pool: seatline_storage::Pool,
+        ttl_seconds: u64,
+        stop: CancellationToken,
+    ) {
+        let this = self.clone();
+        // Tokens issued just before a session ended stay valid for a TTL; keep a margin.
+        let window = ttl_seconds as i64 + 60;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                match seatline_storage::accounts::ended_sessions(&pool, window).await {
+                    Ok(ended) => {
+                        *this.from_database.write().expect("lock") = ended.into_iter().collect()
+                    }
+                    Err(err) => tracing::warn!(error = %err, "could not read ended sessions"),
+                }
+                this.ended_here
+                    .write()
+                    .expect("lock")
+                    .retain(|_, at| at.elapsed() < ENDED_HERE_FOR);
+            }
+        });
     }
 }
 
@@ -41,20 +229,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn issued_tokens_verify_and_forgeries_do_not() {
-        let signer = TokenSigner::new("secret-a");
-        let user = UserId::new();
-        let token = signer.issue(user);
-        assert_eq!(signer.verify(&token), Some(user));
-
-        // Another secret, another user's signature, garbage.
-        assert_eq!(TokenSigner::new("secret-b").verify(&token), None);
-        let other = signer.issue(UserId::new());
-        let (id, _) = token.split_once('.').unwrap();
-        let (_, other_sig) = other.split_once('.').unwrap();
-        assert_eq!(signer.verify(&format!("{id}.{other_sig}")), None);
-        assert_eq!(signer.verify("garbage"), None);
-        assert_eq!(signer.verify("a.b"), None);
-        assert_eq!(signer.verify(""), None);
+    fn refresh_tokens_round_trip_and_only_their_secret_hashes_alike() {
+        let token = RefreshToken::new(Uuid::new_v4());
+        let parsed = RefreshToken::parse(&token.encode()).unwrap();
+        assert_eq!(parsed.session, token.session);
+        assert_eq!(parsed.hash(), token.hash());
+        assert_ne!(RefreshToken::new(token.session).hash(), token.hash());
+        for garbage in [
+            "",
+            "x.y",
+            "not-a-uuid.AAAA",
+            &format!("{}.short", Uuid::new_v4()),
+        ] {
+            assert!(RefreshToken::parse(garbage).is_none(), "{garbage}");
+        }
     }
 }

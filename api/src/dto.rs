@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use seatline_domain::{
-    BalanceEntryKind, PaymentStatus, QueueStatus, ReservationStatus, SeatStatus,
+    BalanceEntryKind, PaymentStatus, QueueStatus, ReservationStatus, Role, SeatStatus,
 };
 use seatline_storage::{balance, catalog, reservations, seat_cache};
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,54 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 // --- Requests -----------------------------------------------------------------------------
+
+/// A new account.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Signup {
+    #[schema(example = "kim@example.com")]
+    pub email: String,
+    /// 10 to 128 characters.
+    #[schema(min_length = 10, max_length = 128)]
+    pub password: String,
+    /// How the account is shown; 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100, example = "Kim")]
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Login {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshSession {
+    pub refresh_token: String,
+}
+
+/// A session's tokens: send `access_token` as `Authorization: Bearer`; before it expires
+/// (`expires_in` seconds), trade `refresh_token` for new ones at `/auth/refresh`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Session {
+    pub user_id: Uuid,
+    pub role: Role,
+    pub access_token: String,
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    pub expires_in: u64,
+}
+
+/// The caller's account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub user_id: Uuid,
+    pub name: String,
+    /// Absent for a demo account.
+    pub email: Option<String>,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
 
 /// A demo account: a name, nothing else (development mode).
 #[derive(Debug, Deserialize, ToSchema)]
@@ -79,8 +127,12 @@ pub struct ErrorDetail {
 pub struct CreatedUser {
     pub user_id: Uuid,
     pub name: String,
-    /// Bearer token for `Authorization`.
+    /// Bearer (access) token for `Authorization`.
     pub token: String,
+    /// Trade it for new tokens at `/auth/refresh`.
+    pub refresh_token: String,
+    /// Seconds until `token` expires.
+    pub expires_in: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

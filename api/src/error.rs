@@ -53,6 +53,16 @@ pub enum ApiError {
     IdempotencyInProgress,
     #[error("too many holds are being placed right now; nothing was held, try again in a moment")]
     Busy,
+    #[error("too many requests; try again in a moment")]
+    RateLimited { retry_after_seconds: u64 },
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    #[error("an account with this email exists; log in instead")]
+    EmailTaken,
+    #[error("one buyer may hold or own at most {limit} seats of this schedule")]
+    PurchaseLimitReached { limit: u32, owned: u32 },
     #[error("a dependency is unavailable, try again")]
     Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -107,6 +117,13 @@ impl ApiError {
             IdempotencyKeyReused,
             IdempotencyInProgress,
             Busy,
+            RateLimited {
+                retry_after_seconds: 1,
+            },
+            Forbidden(""),
+            InvalidCredentials,
+            EmailTaken,
+            PurchaseLimitReached { limit: 4, owned: 4 },
             Unavailable(anyhow::anyhow!("")),
             Internal(anyhow::anyhow!("")),
         ];
@@ -134,6 +151,11 @@ impl ApiError {
                 | IdempotencyKeyReused
                 | IdempotencyInProgress
                 | Busy
+                | RateLimited { .. }
+                | Forbidden(_)
+                | InvalidCredentials
+                | EmailTaken
+                | PurchaseLimitReached { .. }
                 | Unavailable(_)
                 | Internal(_) => {}
             }
@@ -214,6 +236,21 @@ impl ApiError {
                 "BUSY",
                 json!({ "retry_after_seconds": BUSY_RETRY_AFTER_SECONDS }),
             ),
+            RateLimited {
+                retry_after_seconds,
+            } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                json!({ "retry_after_seconds": retry_after_seconds }),
+            ),
+            Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN", json!({})),
+            InvalidCredentials => (StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS", json!({})),
+            EmailTaken => (StatusCode::CONFLICT, "EMAIL_TAKEN", json!({})),
+            PurchaseLimitReached { limit, owned } => (
+                StatusCode::CONFLICT,
+                "PURCHASE_LIMIT_REACHED",
+                json!({ "limit": limit, "owned": owned }),
+            ),
             Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "SERVICE_UNAVAILABLE",
@@ -236,10 +273,17 @@ impl IntoResponse for ApiError {
             "error": { "code": code, "message": self.to_string(), "details": details }
         });
         let mut response = (status, Json(body)).into_response();
-        if matches!(self, ApiError::Busy) {
+        let retry_after = match self {
+            ApiError::Busy => Some(BUSY_RETRY_AFTER_SECONDS),
+            ApiError::RateLimited {
+                retry_after_seconds,
+            } => Some(retry_after_seconds),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(BUSY_RETRY_AFTER_SECONDS),
+                axum::http::HeaderValue::from(seconds),
             );
         }
         response

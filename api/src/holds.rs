@@ -108,6 +108,12 @@ async fn check_allowed(
     if !unknown.is_empty() {
         return Err(ApiError::UnknownSeats { seat_ids: unknown });
     }
+    // Turned away early; the hold activity checks again under the buyer's lock.
+    let limit = state.settings.limits.max_seats_per_buyer;
+    let owned = reservations::seats_of_buyer(&state.pool, ask.user, ask.schedule).await?;
+    if owned + ask.seats.raw().len() as u32 > limit {
+        return Err(ApiError::PurchaseLimitReached { limit, owned });
+    }
     Ok(())
 }
 
@@ -185,6 +191,7 @@ async fn start_hold(state: &AppState, ask: &HoldAsk) -> ApiResult<HoldOutcome> {
         seat_ids: ask.seats.raw(),
         hold_seconds: state.settings.hold.as_secs(),
         payment_task_queue: state.settings.payment_task_queue.clone(),
+        max_seats_per_buyer: state.settings.limits.max_seats_per_buyer,
     };
     let options = WorkflowUpdateWithStartOptions::new(
         state.settings.task_queue.clone(),
@@ -259,6 +266,11 @@ async fn answer(state: &AppState, ask: &HoldAsk, held: HoldOutcome) -> ApiResult
             Err(ApiError::SeatUnavailable {
                 seat_ids: held.unavailable_seat_ids,
             })
+        }
+        HoldResult::PurchaseLimitReached => {
+            let limit = state.settings.limits.max_seats_per_buyer;
+            let owned = reservations::seats_of_buyer(&state.pool, ask.user, ask.schedule).await?;
+            Err(ApiError::PurchaseLimitReached { limit, owned })
         }
         HoldResult::HoldFailed => Err(ApiError::Unavailable(anyhow::anyhow!(
             "the hold failed; nothing is held"

@@ -2,7 +2,11 @@
 //! answer (status and body); the same key with another body is 422; a replay while the first
 //! is still running is 409. Keys are scoped to the caller and kept 24 hours.
 
-use crate::{auth::bearer_token, error::ApiError, state::AppState};
+use crate::{
+    auth::{authenticate, bearer_token},
+    error::ApiError,
+    state::AppState,
+};
 use axum::{
     body::{to_bytes, Body},
     extract::{Request, State},
@@ -18,7 +22,13 @@ pub const HEADER: &str = "idempotency-key";
 const MAX_BODY: usize = 64 * 1024;
 
 pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.method() != Method::POST || req.uri().path() == "/api/v1/payments/webhook" {
+    // The webhook has its own dedup (event ids); sign-up, login and refresh answers carry
+    // tokens, which are never stored.
+    let path = req.uri().path();
+    if req.method() != Method::POST
+        || path == "/api/v1/payments/webhook"
+        || path.starts_with("/api/v1/auth/")
+    {
         return next.run(req).await;
     }
     let Some(key) = req.headers().get(HEADER).cloned() else {
@@ -33,8 +43,8 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
     };
     // Scoped to the caller: the user of a valid bearer token, or anonymous.
     let scope = bearer_token(req.headers())
-        .and_then(|t| state.tokens.verify(t))
-        .map(|u| format!("user:{u}"))
+        .and_then(|t| authenticate(&state, t).ok())
+        .map(|claims| format!("user:{}", claims.user))
         .unwrap_or_else(|| "anonymous".to_owned());
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {

@@ -10,6 +10,7 @@ mod http_metrics;
 mod idempotency;
 mod openapi;
 pub mod queue_token;
+pub mod rate_limit;
 mod routes;
 mod seat_map;
 mod serve;

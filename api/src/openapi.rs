@@ -45,33 +45,58 @@ impl Modify for BearerAuth {
 /// down or slow, or the request ran past `HTTP_REQUEST_TIMEOUT_SECONDS`.
 const UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
 
-/// Adds the shared 503 to every operation under /api/v1 that does not list it yet.
+/// Adds the answers every operation under /api/v1 shares: 503 SERVICE_UNAVAILABLE, and for
+/// those that take a bearer token, the per-account 429 RATE_LIMITED.
 pub fn finish(mut doc: Document) -> Document {
     for (path, item) in doc.paths.paths.iter_mut() {
         if !path.starts_with("/api/v1/") {
             continue;
         }
         for operation in operations_mut(item) {
+            let authenticated = operation.security.as_ref().is_some_and(|s| !s.is_empty());
             let responses = &mut operation.responses.responses;
-            match responses.get_mut("503") {
-                Some(RefOr::T(response)) if !response.description.contains(UNAVAILABLE) => {
-                    response.description.push_str(" · SERVICE_UNAVAILABLE");
-                }
-                Some(_) => {}
-                None => {
-                    let response = ResponseBuilder::new()
-                        .description("SERVICE_UNAVAILABLE: a dependency is down or slow; retry")
-                        .content(
-                            "application/json",
-                            ContentBuilder::new().schema(Some(error_schema())).build(),
-                        )
-                        .build();
-                    responses.insert("503".to_owned(), RefOr::T(response));
-                }
+            add_code(
+                responses,
+                "503",
+                UNAVAILABLE,
+                "SERVICE_UNAVAILABLE: a dependency is down or slow; retry",
+            );
+            if authenticated {
+                add_code(
+                    responses,
+                    "429",
+                    "RATE_LIMITED",
+                    "RATE_LIMITED: too many requests from this account; retry after `Retry-After`",
+                );
             }
         }
     }
     doc
+}
+
+/// Names `code` under `status`, adding the response if the operation has none.
+fn add_code(
+    responses: &mut std::collections::BTreeMap<String, RefOr<utoipa::openapi::Response>>,
+    status: &str,
+    code: &str,
+    description: &str,
+) {
+    match responses.get_mut(status) {
+        Some(RefOr::T(response)) if !response.description.contains(code) => {
+            response.description.push_str(&format!(" · {code}"));
+        }
+        Some(_) => {}
+        None => {
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(error_schema())).build(),
+                )
+                .build();
+            responses.insert(status.to_owned(), RefOr::T(response));
+        }
+    }
 }
 
 fn error_schema() -> RefOr<utoipa::openapi::schema::Schema> {

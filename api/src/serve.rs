@@ -2,6 +2,7 @@
 //! trickles its headers is cut off) and graceful shutdown. `axum::serve` has no knob for the
 //! former.
 
+use crate::rate_limit::PeerAddr;
 use axum::{body::Body, extract::Request, Router};
 use hyper::body::Incoming;
 use hyper_util::{
@@ -23,7 +24,7 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(());
     let mut shutdown = pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
@@ -36,11 +37,12 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(
-            router
-                .clone()
-                .map_request(|req: Request<Incoming>| req.map(Body::new)),
-        );
+        let service =
+            TowerToHyperService::new(router.clone().map_request(move |req: Request<Incoming>| {
+                let mut req = req.map(Body::new);
+                req.extensions_mut().insert(PeerAddr(peer));
+                req
+            }));
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
             let mut builder = Builder::new(TokioExecutor::new());

@@ -5,7 +5,7 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
-use seatline_domain::UserId;
+use seatline_domain::{Role, UserId};
 use sha2::Sha256;
 use std::sync::Arc;
 
@@ -52,23 +52,83 @@ impl Signer {
     }
 }
 
-/// User bearer tokens: the user's id, signed. Stateless, so checking one costs no database
-/// round trip; forging one needs `AUTH_SECRET`.
+/// What an access (bearer) token says: who, in which session, with which role, until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub user: UserId,
+    pub session: uuid::Uuid,
+    pub role: Role,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+impl AccessClaims {
+    const LEN: usize = 16 + 16 + 1 + 8;
+
+    fn encode(&self) -> [u8; Self::LEN] {
+        let mut out = [0u8; Self::LEN];
+        out[..16].copy_from_slice(self.user.as_uuid().as_bytes());
+        out[16..32].copy_from_slice(self.session.as_bytes());
+        out[32] = match self.role {
+            Role::Buyer => 0,
+            Role::Organizer => 1,
+            Role::Operator => 2,
+            Role::Door => 3,
+        };
+        out[33..].copy_from_slice(&self.expires_at.to_be_bytes());
+        out
+    }
+
+    fn decode(raw: &[u8]) -> Option<Self> {
+        if raw.len() != Self::LEN {
+            return None;
+        }
+        let role = match raw[32] {
+            0 => Role::Buyer,
+            1 => Role::Organizer,
+            2 => Role::Operator,
+            3 => Role::Door,
+            _ => return None,
+        };
+        Some(Self {
+            user: UserId::from(uuid::Uuid::from_slice(&raw[..16]).ok()?),
+            session: uuid::Uuid::from_slice(&raw[16..32]).ok()?,
+            role,
+            expires_at: i64::from_be_bytes(raw[33..].try_into().ok()?),
+        })
+    }
+}
+
+/// Why an access token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessRefusal {
+    /// Not ours: forged, altered, garbage.
+    Invalid,
+    /// Ours, but past its time: refresh it.
+    Expired,
+}
+
+/// Access (bearer) tokens: the claims, signed with `AUTH_SECRET`. Checking one costs no
+/// database round trip; an ended session is refused through `SessionRevocations`.
 #[derive(Clone)]
 pub struct TokenSigner(Signer);
 
 impl TokenSigner {
     pub fn new(secret: &str) -> Self {
-        Self(Signer::new(secret, b"seatline-user:"))
+        Self(Signer::new(secret, b"seatline-access:"))
     }
 
-    pub fn issue(&self, user: UserId) -> String {
-        self.0.sign(user.as_uuid().as_bytes())
+    pub fn issue(&self, claims: &AccessClaims) -> String {
+        self.0.sign(&claims.encode())
     }
 
-    pub fn verify(&self, token: &str) -> Option<UserId> {
-        let payload = self.0.open(token)?;
-        Some(UserId::from(uuid::Uuid::from_slice(&payload).ok()?))
+    pub fn verify(&self, token: &str, now_unix: i64) -> Result<AccessClaims, AccessRefusal> {
+        let payload = self.0.open(token).ok_or(AccessRefusal::Invalid)?;
+        let claims = AccessClaims::decode(&payload).ok_or(AccessRefusal::Invalid)?;
+        if claims.expires_at <= now_unix {
+            return Err(AccessRefusal::Expired);
+        }
+        Ok(claims)
     }
 }
 
@@ -86,5 +146,40 @@ mod tests {
         for garbage in ["", ".", "abc", "a.b", "!!!.???"] {
             assert_eq!(signer.open(garbage), None);
         }
+    }
+
+    #[test]
+    fn access_tokens_carry_their_claims_until_they_expire() {
+        let signer = TokenSigner::new("secret-a");
+        let claims = AccessClaims {
+            user: UserId::new(),
+            session: uuid::Uuid::new_v4(),
+            role: Role::Operator,
+            expires_at: 1_000,
+        };
+        let token = signer.issue(&claims);
+        assert_eq!(signer.verify(&token, 999), Ok(claims));
+        assert_eq!(signer.verify(&token, 1_000), Err(AccessRefusal::Expired));
+        assert_eq!(
+            TokenSigner::new("secret-b").verify(&token, 0),
+            Err(AccessRefusal::Invalid)
+        );
+        // Another user's signature on these claims, a queue token's signer, garbage.
+        let other = signer.issue(&AccessClaims {
+            user: UserId::new(),
+            ..claims
+        });
+        let (payload, _) = token.split_once('.').unwrap();
+        let (_, other_sig) = other.split_once('.').unwrap();
+        assert_eq!(
+            signer.verify(&format!("{payload}.{other_sig}"), 0),
+            Err(AccessRefusal::Invalid)
+        );
+        let queue_signer = Signer::new("secret-a", b"seatline-queue:");
+        assert_eq!(
+            signer.verify(&queue_signer.sign(&[0u8; 41]), 0),
+            Err(AccessRefusal::Invalid)
+        );
+        assert_eq!(signer.verify("garbage", 0), Err(AccessRefusal::Invalid));
     }
 }

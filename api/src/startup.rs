@@ -69,12 +69,19 @@ impl Application {
         // Background work lives as long as the application: dropping or stopping it stops them.
         let background = CancellationToken::new();
         seat_maps.spawn_followers(settings.redis_url.clone(), background.clone());
+        let revocations = crate::auth::SessionRevocations::default();
+        revocations.spawn_follower(
+            pool.clone(),
+            settings.accounts.access_token_ttl_seconds,
+            background.clone(),
+        );
         let state = AppState::new(Shared {
             seat_maps,
             pool,
             redis,
             temporal,
             tokens: TokenSigner::new(settings.auth_secret.expose_secret()),
+            revocations: revocations.clone(),
             http,
             public_url: Arc::new(public_url),
             queue_tokens: QueueTokenSigner::new(settings.queue_token_secret.expose_secret()),

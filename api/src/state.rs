@@ -1,4 +1,4 @@
-use crate::{queue_token::QueueTokenSigner, signing::TokenSigner};
+use crate::{auth::SessionRevocations, queue_token::QueueTokenSigner, signing::TokenSigner};
 use redis::aio::ConnectionManager;
 use seatline_config::Settings;
 use seatline_domain::ScheduleId;
@@ -35,6 +35,8 @@ pub struct Shared {
     pub temporal: Client,
     pub settings: Arc<Settings>,
     pub tokens: TokenSigner,
+    /// Sessions ended recently: their access tokens are refused.
+    pub revocations: SessionRevocations,
     pub seat_maps: crate::seat_map::SeatMaps,
     pub catalog: crate::catalog_cache::CatalogCache,
     /// For calls to the payment provider.

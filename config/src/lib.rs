@@ -78,6 +78,52 @@ pub struct Settings {
     pub reconcile_after_seconds: u64,
     /// `WORKER_METRICS_PORT`: where a worker serves its Prometheus metrics; unset, it serves none.
     pub worker_metrics_port: Option<u16>,
+    /// Accounts and sessions.
+    pub accounts: AccountSettings,
+    /// What one buyer or one client may do.
+    pub limits: LimitSettings,
+}
+
+/// `SEATLINE_ENV`: `development` (the default: demo login, free balance top-ups, development
+/// secrets allowed) or `production` (none of them; every process refuses to start with a
+/// missing or development secret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    /// `SEATLINE_ENV`
+    pub environment: Environment,
+    /// `ACCESS_TOKEN_TTL_SECONDS`: how long a bearer (access) token is valid (900).
+    pub access_token_ttl_seconds: u64,
+    /// `SESSION_TTL_SECONDS`: how long a login lasts with refreshes (30 days).
+    pub session_ttl_seconds: u64,
+}
+
+impl AccountSettings {
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
+    }
+}
+
+/// Per-buyer and per-client limits. A rate of 0 turns that limit off.
+#[derive(Debug, Clone)]
+pub struct LimitSettings {
+    /// `MAX_SEATS_PER_BUYER`: seats one account may hold or own per schedule (4).
+    pub max_seats_per_buyer: u32,
+    /// `RATE_LIMIT_ACCOUNTS_PER_HOUR`: sign-ups and demo logins per client address (30).
+    pub accounts_per_hour: u32,
+    /// `RATE_LIMIT_LOGINS_PER_MINUTE`: logins per client address, and per email (10).
+    pub logins_per_minute: u32,
+    /// `RATE_LIMIT_USER_REQUESTS_PER_SECOND`: requests per account to the line, the seat map
+    /// and reservations, with a burst of twice as many (10).
+    pub user_requests_per_second: u32,
+    /// `TRUST_FORWARDED_FOR`: take the client address from `X-Forwarded-For` (set it only
+    /// behind a proxy that overwrites the header).
+    pub trust_forwarded_for: bool,
 }
 
 /// Which task queues a worker process polls.
@@ -150,7 +196,7 @@ impl Settings {
             name: "HOLD_SECONDS",
             reason: e.to_string(),
         })?;
-        Ok(Self {
+        Self {
             database_url: text(
                 "DATABASE_URL",
                 "postgres://seatline:seatline@127.0.0.1:5432/seatline",
@@ -192,7 +238,63 @@ impl Settings {
                 None => None,
                 raw => Some(parse("WORKER_METRICS_PORT", raw, 0u16)?),
             },
-        })
+            accounts: AccountSettings {
+                environment: match text("SEATLINE_ENV", "development").as_str() {
+                    "development" => Environment::Development,
+                    "production" => Environment::Production,
+                    other => {
+                        return Err(SettingsError {
+                            name: "SEATLINE_ENV",
+                            reason: format!("'{other}': use development or production"),
+                        })
+                    }
+                },
+                access_token_ttl_seconds: number("ACCESS_TOKEN_TTL_SECONDS", 900)?.max(1),
+                session_ttl_seconds: number("SESSION_TTL_SECONDS", 30 * 24 * 3600)?.max(60),
+            },
+            limits: LimitSettings {
+                max_seats_per_buyer: number("MAX_SEATS_PER_BUYER", 4)?.clamp(1, 1_000) as u32,
+                accounts_per_hour: number("RATE_LIMIT_ACCOUNTS_PER_HOUR", 30)? as u32,
+                logins_per_minute: number("RATE_LIMIT_LOGINS_PER_MINUTE", 10)? as u32,
+                user_requests_per_second: number("RATE_LIMIT_USER_REQUESTS_PER_SECOND", 10)? as u32,
+                trust_forwarded_for: text("TRUST_FORWARDED_FOR", "false") == "true",
+            },
+        }
+        .checked()
+    }
+
+    /// In production, every secret must be set, long, and not a development default.
+    fn checked(self) -> Result<Self, SettingsError> {
+        if !self.accounts.is_production() {
+            return Ok(self);
+        }
+        let secrets = [
+            ("AUTH_SECRET", &self.auth_secret, DEV_AUTH_SECRET),
+            (
+                "QUEUE_TOKEN_SECRET",
+                &self.queue_token_secret,
+                DEV_QUEUE_TOKEN_SECRET,
+            ),
+            ("WEBHOOK_SECRET", &self.webhook_secret, DEV_WEBHOOK_SECRET),
+        ];
+        for (name, secret, dev) in secrets {
+            let value = secret.expose_secret();
+            if value == dev {
+                return Err(SettingsError {
+                    name,
+                    reason: "is missing or the development value; production needs a secret of \
+                             its own (e.g. `openssl rand -hex 32`)"
+                        .into(),
+                });
+            }
+            if value.len() < 32 {
+                return Err(SettingsError {
+                    name,
+                    reason: "is shorter than 32 characters".into(),
+                });
+            }
+        }
+        Ok(self)
     }
 }
 
@@ -293,6 +395,52 @@ mod tests {
         assert!(roles(" seats , payments ").unwrap().seats);
         assert_eq!(roles("seat").unwrap_err().name, "WORKER_ROLES");
         assert_eq!(roles(",").unwrap_err().name, "WORKER_ROLES");
+    }
+
+    #[test]
+    fn production_refuses_missing_short_and_development_secrets() {
+        let good = "0123456789abcdef0123456789abcdef";
+        let with = |vars: &'static [(&'static str, &'static str)]| {
+            Settings::from_lookup(move |k| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            })
+        };
+        let err = with(&[("SEATLINE_ENV", "production")]).unwrap_err();
+        assert_eq!(err.name, "AUTH_SECRET");
+        let err = with(&[
+            ("SEATLINE_ENV", "production"),
+            ("AUTH_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("QUEUE_TOKEN_SECRET", "short"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.name, "QUEUE_TOKEN_SECRET");
+        let err = with(&[
+            ("SEATLINE_ENV", "production"),
+            ("AUTH_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("QUEUE_TOKEN_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("WEBHOOK_SECRET", DEV_WEBHOOK_SECRET),
+        ])
+        .unwrap_err();
+        assert_eq!(err.name, "WEBHOOK_SECRET");
+        let s = with(&[
+            ("SEATLINE_ENV", "production"),
+            ("AUTH_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("QUEUE_TOKEN_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("WEBHOOK_SECRET", "0123456789abcdef0123456789abcdef"),
+        ])
+        .unwrap();
+        assert!(s.accounts.is_production());
+        assert_eq!(s.auth_secret.expose_secret(), good);
+        assert!(!Settings::from_lookup(|_| None)
+            .unwrap()
+            .accounts
+            .is_production());
+        assert_eq!(
+            with(&[("SEATLINE_ENV", "prod")]).unwrap_err().name,
+            "SEATLINE_ENV"
+        );
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Domain types of Seatline. Each is a newtype with a `parse` that enforces its invariant,
 //! so code past the HTTP edge never re-checks. No web or database imports live here.
 
+mod account;
 mod ids;
 mod money;
 mod reservation;
 mod seats;
 
+pub use account::{Email, Password, Role};
 pub use ids::{ConcertId, ReservationId, ScheduleId, SeatId, UserId};
 pub use money::{Amount, MAX_CHARGE};
 pub use reservation::{

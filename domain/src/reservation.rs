@@ -148,6 +148,7 @@ string_enum!(
     HoldResult {
         Held => "HELD",
         SeatUnavailable => "SEAT_UNAVAILABLE",
+        PurchaseLimitReached => "PURCHASE_LIMIT_REACHED",
         HoldFailed => "HOLD_FAILED",
     }
 );

@@ -144,6 +144,12 @@ impl Scenario {
         set("ADMISSION_TICK_MS", "100".into());
         set("ADMISSION_RATE", "500".into());
         set("ADMISSION_ACTIVE_CAP", "200".into());
+        // 150 buyers from one address: the per-client limits would be the fault.
+        set("RATE_LIMIT_ACCOUNTS_PER_HOUR", "0".into());
+        set("RATE_LIMIT_LOGINS_PER_MINUTE", "0".into());
+        set("RATE_LIMIT_USER_REQUESTS_PER_SECOND", "0".into());
+        // The scenarios' buyers retry after a lost hold; the limit is tested elsewhere.
+        set("MAX_SEATS_PER_BUYER", "1000".into());
         set("API_HOST", "127.0.0.1".into());
         set("API_PORT", api_port.to_string());
         set("API_PUBLIC_URL", api_base.clone());

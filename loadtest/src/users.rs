@@ -4,8 +4,8 @@
 
 use crate::api::{Api, Credentials};
 use futures::{stream, StreamExt};
-use seatline_api::auth::TokenSigner;
-use seatline_domain::UserId;
+use seatline_api::auth::{AccessClaims, TokenSigner};
+use seatline_domain::{Role, UserId};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -22,6 +22,8 @@ pub async fn insert_fast(
     label: &str,
 ) -> anyhow::Result<Vec<Credentials>> {
     let signer = TokenSigner::new(auth_secret);
+    // Access tokens that outlast the longest run; each buyer its own (unrecorded) session.
+    let expires_at = chrono::Utc::now().timestamp() + 24 * 3600;
     let mut users = Vec::with_capacity(count);
     let ids: Vec<Uuid> = (0..count).map(|_| Uuid::new_v4()).collect();
     for (batch_no, batch) in ids.chunks(BATCH).enumerate() {
@@ -50,7 +52,12 @@ pub async fn insert_fast(
         tx.commit().await?;
         users.extend(batch.iter().map(|id| Credentials {
             id: *id,
-            token: signer.issue(UserId::from(*id)),
+            token: signer.issue(&AccessClaims {
+                user: UserId::from(*id),
+                session: Uuid::new_v4(),
+                role: Role::Buyer,
+                expires_at,
+            }),
         }));
     }
     Ok(users)

@@ -80,6 +80,8 @@ impl ProviderReport {
 /// Application failure types raised by activities for business outcomes (non-retryable).
 pub mod failure {
     pub const SEAT_UNAVAILABLE: &str = "SeatUnavailable";
+    /// The buyer already holds or owns as many seats of the schedule as one buyer may.
+    pub const PURCHASE_LIMIT_REACHED: &str = "PurchaseLimitReached";
     pub const INSUFFICIENT_BALANCE: &str = "InsufficientBalance";
     pub const NOT_HELD: &str = "ReservationNotHeld";
     pub const PAYMENT_APPLIED: &str = "PaymentApplied";

@@ -1,6 +1,7 @@
 //! Every SQL statement of Seatline. Handlers and activities call these small functions, so a
 //! rule such as "a seat is held by one reservation at most" lives in one place.
 
+pub mod accounts;
 pub mod balance;
 pub mod catalog;
 pub mod demo;
@@ -21,6 +22,7 @@ pub mod constraint {
     pub const ONE_LIVE_CLAIM: &str = "reservation_seats_one_live_claim";
     pub const BALANCE_WITHIN_LIMIT: &str = "balance_within_limit";
     pub const ONE_USE_PER_RESERVATION: &str = "balance_history_one_use_per_reservation";
+    pub const EMAIL_UNIQUE: &str = "users_email_unique";
 }
 
 /// A pool without statement limits: for tools, seeding and tests.

@@ -49,6 +49,8 @@ pub struct HoldRequest<'a> {
     pub schedule: ScheduleId,
     pub seat_ids: &'a [i64],
     pub expiry: HoldExpiry,
+    /// Seats one buyer may hold or own in the schedule; `None`: no cap.
+    pub max_seats_per_buyer: Option<u32>,
 }
 
 /// When a hold ends.
@@ -66,6 +68,8 @@ pub enum HoldError {
     Unavailable(Vec<i64>),
     #[error("seats {0:?} are not part of this schedule")]
     UnknownSeats(Vec<i64>),
+    #[error("the buyer holds or owns {owned} seats of this schedule; {limit} is the most")]
+    PurchaseLimit { limit: u32, owned: u32 },
     /// A retry of a hold whose reservation has since ended (expired, cancelled, swept).
     #[error("the reservation is {0}, no longer held")]
     Ended(ReservationStatus),
@@ -84,6 +88,19 @@ pub async fn hold_seats(pool: &PgPool, req: HoldRequest<'_>) -> Result<Reservati
         return held_already(existing); // a retry of a hold that already committed
     }
     let mut tx = pool.begin().await?;
+    if let Some(limit) = req.max_seats_per_buyer {
+        // The buyer's row lock makes their holds take turns, so two at once can't both pass.
+        sqlx::query!(
+            "SELECT id FROM users WHERE id = $1 FOR UPDATE",
+            req.user.as_uuid()
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let owned = seats_of_buyer(&mut *tx, req.user, req.schedule).await?;
+        if owned + req.seat_ids.len() as u32 > limit {
+            return Err(HoldError::PurchaseLimit { limit, owned });
+        }
+    }
     // Lock in seat order so two multi-seat holds can't deadlock.
     let seats = sqlx::query!(
         r#"SELECT i.seat_id, i.status, i.reservation_id, s.row_number, s.seat_number, s.grade, s.price
@@ -182,6 +199,25 @@ pub async fn hold_seats(pool: &PgPool, req: HoldRequest<'_>) -> Result<Reservati
     get_reservation(pool, req.reservation)
         .await?
         .ok_or_else(|| HoldError::Database(sqlx::Error::RowNotFound))
+}
+
+/// Seats the buyer holds or owns in the schedule (live holds and confirmed reservations).
+#[tracing::instrument(skip(executor), fields(user_id = %user))]
+pub async fn seats_of_buyer<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    user: UserId,
+    schedule: ScheduleId,
+) -> Result<u32, sqlx::Error> {
+    let count = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM reservation_seats rs
+           JOIN reservations r ON r.id = rs.reservation_id
+           WHERE r.user_id = $1 AND r.schedule_id = $2 AND r.status IN ('HELD', 'CONFIRMED')"#,
+        user.as_uuid(),
+        schedule.as_uuid()
+    )
+    .fetch_one(executor)
+    .await?;
+    Ok(count as u32)
 }
 
 /// A hold found committed: still HELD is a win; anything else has ended since.

@@ -29,6 +29,13 @@ pub fn settings(hold_seconds: u64) -> Settings {
     settings.admission_tick_ms = 100;
     settings.admission_rate = 2_000.0;
     settings.admission_active_cap = 1_000;
+    // Every test buyer comes from 127.0.0.1 and some fire many requests at once; the rate
+    // limit tests turn the limits on for an API of their own.
+    settings.limits.accounts_per_hour = 0;
+    settings.limits.logins_per_minute = 0;
+    settings.limits.user_requests_per_second = 0;
+    // Tests that buy more than a buyer's share use one buyer; the limit test sets its own.
+    settings.limits.max_seats_per_buyer = 1_000;
     settings
 }
 
@@ -503,6 +510,13 @@ where
     }
 }
 
+/// Where `scripts/test.sh` built the Seatline binaries (`SEATLINE_BIN_DIR`).
+pub fn bin_dir() -> PathBuf {
+    std::env::var("SEATLINE_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug"))
+}
+
 /// A Seatline binary built by `scripts/test.sh`, run as its own process.
 pub struct Process {
     pub child: Child,
@@ -510,10 +524,7 @@ pub struct Process {
 
 impl Process {
     pub fn start(binary: &str, settings: &Settings, extra_env: &[(&str, String)]) -> Self {
-        let dir = std::env::var("SEATLINE_BIN_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/debug"));
-        let mut cmd = Command::new(dir.join(binary));
+        let mut cmd = Command::new(bin_dir().join(binary));
         cmd.env("DATABASE_URL", &settings.database_url)
             .env("REDIS_URL", &settings.redis_url)
             .env("TEMPORAL_ADDRESS", &settings.temporal_address)
@@ -529,6 +540,26 @@ impl Process {
             .env(
                 "ADMISSION_ACTIVE_CAP",
                 settings.admission_active_cap.to_string(),
+            )
+            .env(
+                "RATE_LIMIT_ACCOUNTS_PER_HOUR",
+                settings.limits.accounts_per_hour.to_string(),
+            )
+            .env(
+                "RATE_LIMIT_LOGINS_PER_MINUTE",
+                settings.limits.logins_per_minute.to_string(),
+            )
+            .env(
+                "RATE_LIMIT_USER_REQUESTS_PER_SECOND",
+                settings.limits.user_requests_per_second.to_string(),
+            )
+            .env(
+                "MAX_SEATS_PER_BUYER",
+                settings.limits.max_seats_per_buyer.to_string(),
+            )
+            .env(
+                "ACCESS_TOKEN_TTL_SECONDS",
+                settings.accounts.access_token_ttl_seconds.to_string(),
             )
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

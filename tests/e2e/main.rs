@@ -4,6 +4,7 @@
 
 mod common;
 
+mod accounts;
 mod bad_input;
 mod durability;
 mod money;

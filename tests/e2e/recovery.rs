@@ -135,6 +135,7 @@ async fn a_hold_whose_workflow_is_gone_is_swept_after_expiry() {
     seatline_storage::reservations::hold_seats(
         &app.pool,
         seatline_storage::reservations::HoldRequest {
+            max_seats_per_buyer: None,
             reservation: stranded,
             user: UserId::parse(&buyer.id).unwrap(),
             schedule,

@@ -1,6 +1,6 @@
 // Every call the page makes to the Seatline API: the bearer and queue tokens, idempotency
 // keys, and the error shape `{error: {code, message, details}}` turned into an ApiError.
-import { state } from './state.js';
+import { setUser, state } from './state.js';
 
 /** A failed call. `code` is the API's error code (api/src/error.rs), or NETWORK, SERVER or HTTP_<status>. */
 export class ApiError extends Error {
@@ -13,7 +13,38 @@ export class ApiError extends Error {
 /** Worth a Retry as it is: the network, the server's own trouble, or too many requests. */
 export const isTransient = (error) => error.network || error.status >= 500 || error.status === 429;
 
-async function request(method, path, { body, queueToken, idempotencyKey, withResponse = false } = {}) {
+/** Access tokens last minutes: on a 401, trade the refresh token for new ones, once. */
+let renewing = null;
+async function renewTokens() {
+  const user = state.user;
+  if (!user || !user.refresh_token) return false;
+  renewing = renewing || fetch('/api/v1/auth/refresh', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({ refresh_token: user.refresh_token }),
+  }).then(async (response) => {
+    if (!response.ok) return false;
+    const renewed = await response.json();
+    if (state.user && state.user.user_id === user.user_id) {
+      setUser({ ...state.user, token: renewed.access_token, refresh_token: renewed.refresh_token });
+    }
+    return true;
+  }).catch(() => false).finally(() => { renewing = null; });
+  return renewing;
+}
+
+async function request(method, path, options = {}) {
+  try {
+    return await send(method, path, options);
+  } catch (error) {
+    if (error.status === 401 && error.code === 'UNAUTHORIZED' && await renewTokens()) {
+      return send(method, path, options);
+    }
+    throw error;
+  }
+}
+
+async function send(method, path, { body, queueToken, idempotencyKey, withResponse = false } = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (state.user) headers.Authorization = `Bearer ${state.user.token}`;
@@ -79,6 +110,7 @@ const id = encodeURIComponent;
 
 export const api = {
   createUser: (name) => request('POST', '/api/v1/users', { body: { name } }),
+  logout: () => send('POST', '/api/v1/auth/logout'),
   concerts: () => request('GET', '/api/v1/concerts'),
   schedules: (concertId) => request('GET', `/api/v1/concerts/${id(concertId)}/schedules`),
 

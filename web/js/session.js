@@ -4,11 +4,15 @@ import { setBalance, setUser, state } from './state.js';
 
 const NEXT_ROUTE = 'seatline.next';
 
-export function signIn(user) { setUser({ user_id: user.user_id, name: user.name, token: user.token }); }
+export function signIn(user) {
+  setUser({ user_id: user.user_id, name: user.name, token: user.token, refresh_token: user.refresh_token });
+}
 
 /** Signs out; `forgetQueue` also drops the user's places in line (an explicit sign-out does). */
 export function signOut(forgetQueue) {
   if (forgetQueue && state.user) queueTokens.forgetUser(state.user.user_id);
+  // Ends the session on the server too: its tokens stop working everywhere.
+  if (state.user) api.logout().catch(() => {});
   setUser(null);
 }
 

@@ -245,6 +245,7 @@ impl ReservationWorkflow {
             seat_ids: input.seat_ids.clone(),
             expires_at_ms,
             hold_seconds: input.hold_seconds.max(1),
+            max_seats_per_buyer: input.max_seats_per_buyer,
         };
         let options = bounded_options(Duration::from_secs(20), Duration::from_secs(5));
         match ctx
@@ -262,6 +263,11 @@ impl ReservationWorkflow {
                         release(ctx, ReservationStatus::Cancelled, Actor::System).await;
                     }
                     HoldOutcome::refused(HoldResult::SeatUnavailable, unavailable_seat_ids)
+                }
+                Some((kind, _)) if kind == failure::PURCHASE_LIMIT_REACHED => {
+                    // Refused before it claimed anything, but an earlier attempt may have.
+                    release(ctx, ReservationStatus::Cancelled, Actor::System).await;
+                    HoldOutcome::refused(HoldResult::PurchaseLimitReached, vec![])
                 }
                 _ => {
                     // The hold may have committed before its answer was lost: give back anything

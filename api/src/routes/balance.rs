@@ -33,6 +33,7 @@ pub async fn get_balance(
         (status = 200, description = "the new balance", body = Balance),
         (status = 400, description = "MALFORMED_JSON", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
+        (status = 403, description = "FORBIDDEN: production mode has no free top-ups", body = ErrorBody),
         (status = 409, description = "IDEMPOTENCY_IN_PROGRESS", body = ErrorBody),
         (status = 422, description = "VALIDATION_FAILED · BALANCE_LIMIT_EXCEEDED · IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
     ))]
@@ -41,6 +42,11 @@ pub async fn charge(
     AuthUser(user): AuthUser,
     JsonBody(body): JsonBody<ChargeBalance>,
 ) -> ApiResult<Json<Balance>> {
+    if state.settings.accounts.is_production() {
+        return Err(ApiError::Forbidden(
+            "free top-ups are off in production; pay by card at checkout",
+        ));
+    }
     let amount = Amount::parse_charge(body.amount)?;
     let balance = balance::charge(&state.pool, user, amount)
         .await

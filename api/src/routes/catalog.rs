@@ -1,6 +1,6 @@
 use crate::{
-    auth::bearer_token,
     auth::AuthUser,
+    auth::{authenticate, bearer_token},
     catalog_cache::Listing,
     dto::{ConcertList, ErrorBody, ScheduleList, SeatLayout, SeatMapBody},
     error::{ApiError, ApiResult},
@@ -230,9 +230,7 @@ pub async fn seat_stream(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let schedule = ScheduleId::from(id);
     let bearer = bearer_token(&headers).map(str::to_owned).or(query.token);
-    let user = bearer
-        .and_then(|t| state.tokens.verify(&t))
-        .ok_or(ApiError::Unauthorized)?;
+    let user = authenticate(&state, &bearer.ok_or(ApiError::Unauthorized)?)?.user;
     let queue_token = headers
         .get(crate::waiting_room::QUEUE_TOKEN_HEADER)
         .and_then(|v| v.to_str().ok())

@@ -1,3 +1,4 @@
+mod auth;
 mod balance;
 mod catalog;
 mod ops;
@@ -18,6 +19,11 @@ use utoipa_swagger_ui::SwaggerUi;
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let v1 = OpenApiRouter::new()
         .routes(routes!(users::create_user))
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
         .routes(routes!(reservations::list_mine))
         .routes(routes!(balance::get_balance))
         .routes(routes!(balance::charge))

@@ -35,7 +35,7 @@ use temporalio_client::{errors::WorkflowUpdateError, WorkflowExecuteUpdateOption
         (status = 401, description = "UNAUTHORIZED · TOKEN_NOT_FOUND · TOKEN_EXPIRED", body = ErrorBody),
         (status = 403, description = "WRONG_TOKEN_TURN (details.position)", body = ErrorBody),
         (status = 404, description = "NOT_FOUND (unknown schedule)", body = ErrorBody),
-        (status = 409, description = "SEAT_UNAVAILABLE (details.seat_ids) · BOOKING_CLOSED · RESERVATION_EXPIRED · IDEMPOTENCY_IN_PROGRESS", body = ErrorBody),
+        (status = 409, description = "SEAT_UNAVAILABLE (details.seat_ids) · PURCHASE_LIMIT_REACHED (details.limit, details.owned) · BOOKING_CLOSED · RESERVATION_EXPIRED · IDEMPOTENCY_IN_PROGRESS", body = ErrorBody),
         (status = 422, description = "VALIDATION_FAILED · UNKNOWN_SEATS (details.seat_ids) · IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
         (status = 503, description = "BUSY: nothing was held, retry after `Retry-After` · SERVICE_UNAVAILABLE", body = ErrorBody),
     ))]
