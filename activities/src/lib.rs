@@ -260,6 +260,13 @@ impl ReservationActivities {
                 ..Default::default()
             });
         }
+        // Nobody is admitted before booking opens: the pre-queue is drawn, not raced.
+        if !catalog::booking_has_opened(&self.pool, schedule)
+            .await
+            .map_err(retryable)?
+        {
+            return Ok(AdmitBatchOutcome::default());
+        }
         let step = waiting_room::admit(
             &mut redis,
             schedule,

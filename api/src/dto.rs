@@ -50,6 +50,15 @@ pub struct Session {
     pub expires_in: u64,
 }
 
+/// How one may sign in here.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignInMethods {
+    /// Email and password: always.
+    pub password: bool,
+    /// The name-only demo login: development mode only.
+    pub demo: bool,
+}
+
 /// The caller's account.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Me {

@@ -51,6 +51,9 @@ pub struct Settings {
     pub admission_tick_ms: u64,
     /// `QUEUE_TURN_SECONDS`: how long an admitted user's turn lasts (longer while holding).
     pub queue_turn_seconds: u64,
+    /// `PRE_QUEUE_SECONDS`: how long before booking opens buyers may join the line; everyone
+    /// who joins in that time gets a place drawn at random, ahead of those who come after.
+    pub pre_queue_seconds: u64,
     /// `HOLDS_IN_FLIGHT`: holds one API process puts to Temporal at once. Beyond that a
     /// winner waits up to a second for a slot, then gets 503 BUSY, so an overloaded Temporal
     /// answers buyers in seconds instead of queueing them for minutes.
@@ -222,6 +225,7 @@ impl Settings {
             admission_active_cap: number("ADMISSION_ACTIVE_CAP", 1_000)?,
             admission_tick_ms: number("ADMISSION_TICK_MS", 1_000)?,
             queue_turn_seconds: number("QUEUE_TURN_SECONDS", 600)?,
+            pre_queue_seconds: number("PRE_QUEUE_SECONDS", 1_800)?,
             holds_in_flight: number("HOLDS_IN_FLIGHT", 16)?.max(1) as usize,
             database_statement_timeout_ms: number("DATABASE_STATEMENT_TIMEOUT_MS", 4_000)?.max(100),
             database_lock_timeout_ms: number("DATABASE_LOCK_TIMEOUT_MS", 2_000)?.max(100),

@@ -150,6 +150,18 @@ pub async fn unsold_seats(pool: &PgPool, schedule: ScheduleId) -> Result<i64, sq
     .await
 }
 
+/// Whether the schedule's booking has opened, by the database's clock.
+#[tracing::instrument(skip(pool))]
+pub async fn booking_has_opened(pool: &PgPool, schedule: ScheduleId) -> Result<bool, sqlx::Error> {
+    let opened = sqlx::query_scalar!(
+        r#"SELECT booking_opens_at <= now() AS "opened!" FROM schedules WHERE id = $1"#,
+        schedule.as_uuid()
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(opened.unwrap_or(false))
+}
+
 /// Schedules whose booking window is open now (by the database's clock), or closed within
 /// the last hour (their last holds are still running out).
 #[tracing::instrument(skip(pool))]

@@ -66,15 +66,30 @@ pub enum Standing {
     Expired,
 }
 
+/// Places below this are drawn at random for those who join before booking opens (the
+/// pre-queue); places from the counter start above it, so the whole pre-queue goes first.
+pub const PRE_QUEUE_SPAN: u64 = 1 << 40;
+/// Room above a drawn place for the next free one, should two draws meet.
+const PRE_QUEUE_MARGIN: u64 = 1 << 20;
+
+/// A pre-queue place: uniform over the span, whoever asks and whenever.
+pub fn draw_pre_queue_place() -> u64 {
+    use rand::Rng;
+    rand::thread_rng().gen_range(1..PRE_QUEUE_SPAN - PRE_QUEUE_MARGIN)
+}
+
 /// Joins the line, or returns the place already held. A user whose turn is over joins again
-/// at the back. `floor` is the highest place ever given, from PostgreSQL: it is read only
-/// when Redis has no line for the schedule (first use, or the line was lost).
+/// at the back. Before booking opens, `drawn` is the place drawn for the user (the next free
+/// one if taken); after, places come from the counter. `floor` is the highest place ever
+/// given, from PostgreSQL: it is read only when Redis has no counter for the schedule (first
+/// use, or the line was lost).
 #[tracing::instrument(skip(redis, pool), fields(user_id = %user))]
 pub async fn join(
     redis: &mut ConnectionManager,
     pool: &PgPool,
     schedule: ScheduleId,
     user: UserId,
+    drawn: Option<u64>,
 ) -> Result<u64, JoinError> {
     let k = Keys::of(schedule);
     // Built once: these run on every gated request and every poll.
@@ -88,6 +103,15 @@ pub async fn join(
           local served = tonumber(redis.call('GET', KEYS[4]) or '0')
           local turn_ends = tonumber(redis.call('ZSCORE', KEYS[5], user) or '0')
           if seq > served or turn_ends > now then return seq end
+        end
+        if ARGV[3] ~= '' then
+          local place = tonumber(ARGV[3])
+          while #redis.call('ZRANGEBYSCORE', KEYS[2], place, place, 'LIMIT', 0, 1) > 0 do
+            place = place + 1
+          end
+          redis.call('ZADD', KEYS[2], place, user)
+          redis.call('HSET', KEYS[1], user, place)
+          return place
         end
         if redis.call('EXISTS', KEYS[3]) == 0 then
           if ARGV[2] == '' then return -1 end
@@ -111,12 +135,16 @@ pub async fn join(
             .key(&k.active)
             .arg(user.to_string())
             .arg(&floor)
+            .arg(drawn.map(|p| p.to_string()).unwrap_or_default())
             .invoke_async(redis)
             .await?;
         if seq > 0 {
             return Ok(seq as u64);
         }
-        floor = highest_place(pool, schedule).await?.to_string();
+        floor = highest_place(pool, schedule)
+            .await?
+            .max(PRE_QUEUE_SPAN)
+            .to_string();
     }
 }
 

@@ -35,6 +35,8 @@ export async function newPage(label, base = BASE) {
   baseOf.set(page, base);
   const errors = [];
   page.on('pageerror', (e) => errors.push(`${label}: ${e.message}`));
+  // The page is served with a Content-Security-Policy: anything it blocks is a bug.
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) errors.push(`${label}: ${m.text()}`); });
   let step = 0;
   const shot = (name) => page.screenshot({ path: `${ARTIFACTS}${label}-${String(++step).padStart(2, '0')}-${name}.png` });
   return { page, context, errors, shot, label };

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ADMIT_TIMEOUT_MS, BIG_SCHEDULE, SCHEDULE, SHORT_HOLD_BASE, api, close, isHoldRequest, joinAndWaitForMap, launch,
+  ADMIT_TIMEOUT_MS, BASE, BIG_SCHEDULE, SCHEDULE, SHORT_HOLD_BASE, api, close, isHoldRequest, joinAndWaitForMap, launch,
   newPage, pickSeats, releaseHold, seatStatus, showSchedule, signIn, state, userToken,
 } from './lib.mjs';
 
@@ -280,5 +280,37 @@ test('errors read as a person would want: Retry after a network failure, back to
   await p.shot('turn-ended');
   await pg.waitForFunction(() => { const s = window.seatline.state(); return s.view === 'seats' && s.seatMap; }, null, { timeout: ADMIT_TIMEOUT_MS });
   await p.shot('queued-again');
+  noPageErrors();
+});
+
+test('a buyer signs up with email, signs out (the session ends), signs in again, and a wrong password is told plainly', { timeout: 60_000 }, async () => {
+  const p = await page('account');
+  const pg = p.page;
+  const email = `fan-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+  await pg.goto(`${BASE}/#/`);
+  await pg.fill('[data-testid=login-email]', email);
+  await pg.fill('[data-testid=login-password]', 'correct horse battery');
+  await pg.fill('[data-testid=login-name]', '민지');
+  await pg.click('[data-testid=signup-submit]');
+  await pg.waitForSelector('[data-testid=concert-item]');
+  assert.match(await pg.textContent('header'), /민지/);
+  const token = await userToken(pg);
+  await p.shot('signed-up');
+
+  // Signing out ends the session on the server: the old token no longer works.
+  await pg.click('[data-testid=sign-out]');
+  await pg.waitForSelector('[data-testid=login-email]');
+  await pg.waitForFunction(async (t) => (await fetch('/api/v1/auth/me', { headers: { Authorization: `Bearer ${t}` } })).status === 401, token, { timeout: 5_000 });
+
+  await pg.fill('[data-testid=login-email]', email.toUpperCase());
+  await pg.fill('[data-testid=login-password]', 'wrong password!!');
+  await pg.click('[data-testid=login-submit]');
+  await pg.waitForSelector('#banner[data-code=INVALID_CREDENTIALS]');
+  await p.shot('wrong-password');
+  await pg.fill('[data-testid=login-password]', 'correct horse battery');
+  await pg.click('[data-testid=login-submit]');
+  await pg.waitForSelector('[data-testid=concert-item]');
+  assert.match(await pg.textContent('header'), /민지/);
+  await p.shot('signed-in');
   noPageErrors();
 });

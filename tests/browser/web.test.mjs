@@ -79,3 +79,13 @@ test('api/src/routes/web.rs embeds every file of web/', async () => {
   const files = (await webFiles()).filter((p) => !p.split('/').some((part) => part.startsWith('.')));
   assert.deepEqual(files.filter((p) => !listed(p)), [], 'files of web/ that web.rs does not serve');
 });
+
+test('no inline style attributes or scripts: the Content-Security-Policy allows neither', async () => {
+  for (const { path, source } of modules) {
+    assert.doesNotMatch(source, /\sstyle="/, `${path} has an inline style attribute`);
+    assert.doesNotMatch(source, /\son[a-z]+="/, `${path} has an inline event handler`);
+  }
+  const index = await readFile(join(ROOT, 'web/index.html'), 'utf8');
+  assert.doesNotMatch(index, /<script(?![^>]*\bsrc=)/, 'index.html has an inline script');
+  assert.doesNotMatch(index, /\sstyle="/, 'index.html has an inline style attribute');
+});

@@ -286,6 +286,10 @@ async fn production_mode_has_no_demo_login_and_no_free_money() {
         )
         .await;
     demo.assert_error(403, "FORBIDDEN");
+    let methods = api
+        .send(Method::GET, "/api/v1/auth/methods", None, None)
+        .await;
+    assert_eq!(methods.body, json!({ "password": true, "demo": false }));
     let created = signup(api, &email("prod"), "correct horse battery").await;
     assert_eq!(created.status, 201, "{}", created.body);
     let access = created.body["access_token"].as_str().unwrap();

@@ -18,6 +18,13 @@ async fn health_readiness_metrics_and_docs_are_served() {
     assert!(openapi.body["openapi"].as_str().unwrap().starts_with("3."));
     assert!(openapi.body["paths"]["/api/v1/reservations"]["post"].is_object());
 
+    let page = api.http.get(format!("{}/", api.base)).send().await.unwrap();
+    let policy = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+
     let docs = api
         .http
         .get(format!("{}/docs/", api.base))
@@ -84,6 +91,10 @@ async fn concerts_and_schedules_show_remaining_seats() {
 /// The operations of the HTTP contract (DESIGN.md) that Seatline serves so far.
 const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/v1/users"),
+    ("post", "/api/v1/auth/signup"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/refresh"),
+    ("post", "/api/v1/auth/logout"),
     ("get", "/api/v1/concerts"),
     ("get", "/api/v1/concerts/{concert_id}/schedules"),
     ("post", "/api/v1/queue/tokens"),

@@ -87,9 +87,11 @@ async fn fifty_users_are_admitted_in_order_of_their_places() {
         })
         .collect();
     let places: HashSet<u64> = tokens.iter().map(|(_, p)| *p).collect();
+    // Places after opening count on from above the pre-queue's drawn places.
+    let first = seatline_storage::waiting_room::PRE_QUEUE_SPAN + 1;
     assert_eq!(
         places,
-        (1..=50).collect(),
+        (first..first + 50).collect(),
         "every user has a place of their own"
     );
     // Joining again keeps the place (and the token).
@@ -452,4 +454,98 @@ async fn restarting_the_api_loses_nobodys_place() {
     for (u, (t, _)) in users.iter().zip(&tokens).take(3) {
         assert_eq!(api.join(u, schedule).await.body["token"], t.as_str());
     }
+}
+
+/// Those who join before booking opens get places drawn at random, all ahead of those who
+/// join after; nobody is let in before opening; joining again keeps the drawn place; a join
+/// earlier than the pre-queue window is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pre_queue_draws_places_and_lets_nobody_in_before_opening() {
+    let app = TestApp::spawn_with(queue_settings(5, 1_000.0)).await;
+    let api = &app.api;
+    let (schedule, _) = app.bare_schedule(1, 5).await;
+    let (too_early, _) = app.bare_schedule(1, 5).await;
+    for (id, seconds) in [(schedule, 6), (too_early, 7_200)] {
+        sqlx::query("UPDATE schedules SET booking_opens_at = now() + make_interval(secs => $2) WHERE id = $1")
+            .bind(id.as_uuid())
+            .bind(seconds as f64)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    let users = api.users(30).await;
+    api.join(&users[0], too_early)
+        .await
+        .assert_error(409, "BOOKING_CLOSED");
+
+    // One after the other, in a known order.
+    let signer = QueueTokenSigner::new(app.settings.queue_token_secret.expose_secret());
+    let mut places = Vec::new();
+    for user in &users {
+        let joined = api.join(user, schedule).await;
+        assert_eq!(joined.status, 201, "{}", joined.body);
+        assert_eq!(joined.body["status"], "WAITING");
+        let token = joined.body["token"].as_str().unwrap().to_owned();
+        places.push((token.clone(), signer.verify(&token, 0).unwrap().seq));
+    }
+    let again = api.join(&users[3], schedule).await;
+    assert_eq!(
+        again.body["token"], places[3].0,
+        "joining again keeps the drawn place"
+    );
+    let seqs: Vec<u64> = places.iter().map(|(_, s)| *s).collect();
+    assert!(seqs
+        .iter()
+        .all(|s| *s < seatline_storage::waiting_room::PRE_QUEUE_SPAN));
+    assert_eq!(
+        seqs.iter().collect::<HashSet<_>>().len(),
+        30,
+        "places are distinct"
+    );
+    let mut sorted = seqs.clone();
+    sorted.sort_unstable();
+    assert_ne!(
+        seqs, sorted,
+        "places follow the draw, not the order of joining"
+    );
+
+    // Before opening: nobody in.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let before = statuses(api, &users, &places).await;
+    assert!(
+        before.iter().all(|s| s["status"] == "WAITING"),
+        "{before:?}"
+    );
+
+    // After opening: the five smallest drawn places, whoever joined first; a late joiner
+    // stands behind the whole pre-queue.
+    eventually(Duration::from_secs(20), || {
+        let (api, users, places) = (api.clone(), users.clone(), places.clone());
+        async move {
+            statuses(&api, &users, &places)
+                .await
+                .iter()
+                .filter(|s| s["status"] == "ACTIVE")
+                .count()
+                == 5
+        }
+    })
+    .await;
+    let after = statuses(api, &users, &places).await;
+    let active: HashSet<u64> = after
+        .iter()
+        .zip(&seqs)
+        .filter(|(s, _)| s["status"] == "ACTIVE")
+        .map(|(_, seq)| *seq)
+        .collect();
+    assert_eq!(active, sorted[..5].iter().copied().collect::<HashSet<_>>());
+    let late = api.users(1).await.remove(0);
+    let late_join = api.join(&late, schedule).await;
+    assert_eq!(late_join.body["status"], "WAITING");
+    assert_eq!(late_join.body["position"], 26, "{}", late_join.body);
+    let late_seq = signer
+        .verify(late_join.body["token"].as_str().unwrap(), 0)
+        .unwrap()
+        .seq;
+    assert!(late_seq > *sorted.last().unwrap());
 }

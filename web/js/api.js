@@ -111,6 +111,10 @@ const id = encodeURIComponent;
 export const api = {
   createUser: (name) => request('POST', '/api/v1/users', { body: { name } }),
   logout: () => send('POST', '/api/v1/auth/logout'),
+  signInMethods: () => request('GET', '/api/v1/auth/methods'),
+  signup: (email, password, name) => request('POST', '/api/v1/auth/signup', { body: { email, password, name } }),
+  login: (email, password) => request('POST', '/api/v1/auth/login', { body: { email, password } }),
+  me: () => request('GET', '/api/v1/auth/me'),
   concerts: () => request('GET', '/api/v1/concerts'),
   schedules: (concertId) => request('GET', `/api/v1/concerts/${id(concertId)}/schedules`),
 

@@ -9,7 +9,10 @@ export const STRINGS = {
   ko: {
     skip: '본문으로 건너뛰기', bookings: '내 예매', signOut: '로그아웃', langToggle: 'English', langLabel: 'Switch to English',
     balance: '잔액 {amount}', hello: '{name}님',
-    signInTitle: '데모 사용자로 로그인', signInIntro: '이름만 입력하면 바로 예매를 시작할 수 있습니다.', nameLabel: '이름', signIn: '시작하기',
+    signInTitle: '데모 사용자로 로그인 (개발 모드)', signInIntro: '이름만 입력하면 바로 예매를 시작할 수 있습니다.', nameLabel: '이름', signIn: '시작하기',
+    accountTitle: '로그인', accountIntro: '이메일과 비밀번호로 로그인하거나 새 계정을 만드세요.', emailLabel: '이메일', passwordLabel: '비밀번호',
+    passwordHint: '10자 이상', nameForSignup: '이름 (가입할 때)', logIn: '로그인', signUp: '계정 만들기',
+    errSignupFields: '이메일, 10자 이상의 비밀번호, 이름을 입력해 주세요.', errLoginFields: '이메일과 비밀번호를 입력해 주세요.',
     concerts: '공연', noConcerts: '예정된 공연이 없습니다.', schedulesOf: '{title} 일정', noSchedules: '예정된 일정이 없습니다.',
     remaining: '남은 좌석 {available} / {total}', joinQueue: '대기열 입장', bookingNotOpen: '예매 기간이 아닙니다', soldOutShort: '매진',
     opensAt: '예매 오픈 {when}', closesAt: '예매 마감 {when}', loading: '불러오는 중…',
@@ -46,7 +49,10 @@ export const STRINGS = {
   en: {
     skip: 'Skip to content', bookings: 'My bookings', signOut: 'Sign out', langToggle: '한국어', langLabel: '한국어로 보기',
     balance: 'Balance {amount}', hello: 'Hi, {name}',
-    signInTitle: 'Sign in as a demo user', signInIntro: 'Enter a name to start booking right away.', nameLabel: 'Name', signIn: 'Start',
+    signInTitle: 'Sign in as a demo user (development mode)', signInIntro: 'Enter a name to start booking right away.', nameLabel: 'Name', signIn: 'Start',
+    accountTitle: 'Sign in', accountIntro: 'Sign in with your email and password, or create an account.', emailLabel: 'Email', passwordLabel: 'Password',
+    passwordHint: 'at least 10 characters', nameForSignup: 'Name (to sign up)', logIn: 'Sign in', signUp: 'Create account',
+    errSignupFields: 'Enter an email, a password of at least 10 characters and a name.', errLoginFields: 'Enter your email and password.',
     concerts: 'Concerts', noConcerts: 'No concerts scheduled.', schedulesOf: 'Dates of {title}', noSchedules: 'No dates scheduled.',
     remaining: '{available} of {total} seats left', joinQueue: 'Join the queue', bookingNotOpen: 'Booking is not open', soldOutShort: 'Sold out',
     opensAt: 'Booking opens {when}', closesAt: 'Booking closes {when}', loading: 'Loading…',

@@ -2,7 +2,7 @@
 
 use crate::{
     auth::{self, Caller, IssuedSession, RefreshToken},
-    dto::{ErrorBody, Login, Me, RefreshSession, Session, Signup},
+    dto::{ErrorBody, Login, Me, RefreshSession, Session, SignInMethods, Signup},
     error::{ApiError, ApiResult},
     extract::JsonBody,
     rate_limit::{self, ClientIp, Rate},
@@ -190,6 +190,16 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
     accounts::end_session(&state.pool, claims.session, claims.user).await?;
     state.revocations.mark_ended(claims.session);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// How one may sign in: the page shows the demo login only where it exists.
+#[utoipa::path(get, path = "/auth/methods", tag = "accounts",
+    responses((status = 200, description = "the sign-in methods of this deployment", body = SignInMethods)))]
+pub async fn methods(State(state): State<AppState>) -> Json<SignInMethods> {
+    Json(SignInMethods {
+        password: true,
+        demo: !state.settings.accounts.is_production(),
+    })
 }
 
 /// The caller's account and role.

@@ -24,6 +24,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
+        .routes(routes!(auth::methods))
         .routes(routes!(reservations::list_mine))
         .routes(routes!(balance::get_balance))
         .routes(routes!(balance::charge))

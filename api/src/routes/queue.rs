@@ -15,7 +15,9 @@ use seatline_storage::{
     waiting_room::{self, Standing},
 };
 
-/// Join a schedule's waiting line; joining again returns the same place (and token).
+/// Join a schedule's waiting line; joining again returns the same place (and token). From
+/// `PRE_QUEUE_SECONDS` before booking opens, places are drawn at random, ahead of everyone
+/// who joins after opening.
 #[utoipa::path(post, path = "/queue/tokens", tag = "waiting room",
     security(("bearer" = [])), request_body = JoinQueue,
     params(("Idempotency-Key" = Option<String>, Header, description = "replays return the first answer")),
@@ -39,13 +41,18 @@ pub async fn join(
         .await?
         .ok_or(ApiError::NotFound("schedule"))?;
     let now = Utc::now();
-    if !window.is_open(now) {
+    let pre_queue_from =
+        window.opens_at - chrono::Duration::seconds(state.settings.pre_queue_seconds as i64);
+    let pre_queue = now < window.opens_at && now >= pre_queue_from;
+    if !window.is_open(now) && !pre_queue {
         return Err(ApiError::BookingClosed);
     }
     ensure_admission(&state, schedule).await?;
     let mut redis = state.redis.clone();
     let now_ms = now.timestamp_millis();
-    let seq = waiting_room::join(&mut redis, &state.pool, schedule, user)
+    // Before opening, clicking first wins nothing: the place is drawn.
+    let drawn = pre_queue.then(waiting_room::draw_pre_queue_place);
+    let seq = waiting_room::join(&mut redis, &state.pool, schedule, user, drawn)
         .await
         .map_err(|e| match e {
             waiting_room::JoinError::Redis(e) => ApiError::from(e),

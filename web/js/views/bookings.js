@@ -33,7 +33,7 @@ function bookingItem(reservation) {
       <span class="badge ${reservation.status}" data-testid="booking-status">${label('reservationStatus', reservation.status)}</span></div>
     <div>${(reservation.seats || []).map((seat) => `${seatName(seat)} (${seat.grade})`).join(', ')} · <strong>${won(reservation.amount)}</strong></div>
     <div class="muted">${t('bookedAt', { when: dateTime(reservation.created_at) })}</div>
-    <div class="row" style="margin-top:.4rem">
+    <div class="row gap-top">
       <button type="button" data-testid="booking-events-toggle" aria-expanded="${open}" aria-controls="ev-${id}" data-id="${id}">${t(open ? 'hideHistory' : 'showHistory')}</button>
       <a class="btn" href="#/reservation/${id}" data-testid="booking-open">${t('open')}</a></div>
     <div id="ev-${id}" ${open ? '' : 'hidden'}>${history}</div>

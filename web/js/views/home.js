@@ -29,27 +29,85 @@ export function redraw() {
   if (!state.user) renderSignIn(); else renderConcerts();
 }
 
+/** How one may sign in here (`GET /auth/methods`), asked once. */
+let methods = null;
+
 function renderSignIn() {
-  render(main(), html`<section class="card" style="max-width:30rem">
-    <h1>${t('signInTitle')}</h1><p class="muted">${t('signInIntro')}</p>
+  if (!methods) {
+    methods = { password: true, demo: false };
+    api.signInMethods()
+      .then((m) => { methods = m; })
+      // Unknown: offer the demo too; where it is off, it answers FORBIDDEN, in words.
+      .catch(() => { methods = { password: true, demo: true }; })
+      .finally(() => { if (!state.user && state.route.view === 'home') redraw(); });
+  }
+  render(main(), html`<section class="card narrow">
+    <h1>${t('accountTitle')}</h1><p class="muted">${t('accountIntro')}</p>
+    <form id="account" novalidate>
+      <div class="field"><label for="email">${t('emailLabel')}</label>
+      <input id="email" type="email" autocomplete="username" maxlength="254" required data-testid="login-email"></div>
+      <div class="field"><label for="password">${t('passwordLabel')} <span class="muted">(${t('passwordHint')})</span></label>
+      <input id="password" type="password" autocomplete="current-password" maxlength="128" required data-testid="login-password"></div>
+      <div class="field"><label for="account-name">${t('nameForSignup')}</label>
+      <input id="account-name" autocomplete="nickname" maxlength="100" data-testid="login-name"></div>
+      <div class="row"><button type="submit" class="primary" data-testid="login-submit">${t('logIn')}</button>
+      <button type="button" data-testid="signup-submit">${t('signUp')}</button></div>
+    </form></section>
+    ${methods && methods.demo ? html`<section class="card narrow" data-testid="demo-signin">
+    <h2>${t('signInTitle')}</h2><p class="muted">${t('signInIntro')}</p>
     <form id="signin" class="row" novalidate>
       <div class="field grow"><label for="name">${t('nameLabel')}</label>
       <input id="name" name="name" autocomplete="nickname" maxlength="64" required data-testid="signin-name"></div>
-      <button type="submit" class="primary" data-testid="signin-submit" style="align-self:flex-end">${t('signIn')}</button>
-    </form></section>`);
-  document.getElementById('signin').onsubmit = (event) => {
+      <button type="submit" class="primary end" data-testid="signin-submit">${t('signIn')}</button>
+    </form></section>` : ''}`);
+  const value = (id) => document.getElementById(id).value;
+  document.getElementById('account').onsubmit = (event) => {
     event.preventDefault();
-    const input = document.getElementById('name');
-    const name = input.value.trim();
-    if (!name) { showBanner(t('errNameInvalid'), { kind: 'error', code: 'VALIDATION_FAILED' }); input.focus(); return; }
-    runAction('[data-testid=signin-submit]', async () => {
-      const user = await api.createUser(name);
-      signIn({ ...user, name: user.name || name });
-      clearBanner();
-      const next = takeRememberedRoute();
-      go(next && next !== '#/' ? next : '#/', true);
+    const email = value('email').trim(), password = value('password');
+    if (!email || !password) { showBanner(t('errLoginFields'), { kind: 'error', code: 'VALIDATION_FAILED' }); return; }
+    runAction('[data-testid=login-submit]', async () => {
+      const session = await api.login(email, password);
+      await enterSession(session, email);
     });
   };
+  document.querySelector('[data-testid=signup-submit]').onclick = () => {
+    const email = value('email').trim(), password = value('password'), name = value('account-name').trim();
+    if (!email || password.length < 10 || !name) { showBanner(t('errSignupFields'), { kind: 'error', code: 'VALIDATION_FAILED' }); return; }
+    runAction('[data-testid=signup-submit]', async () => {
+      const session = await api.signup(email, password, name);
+      await enterSession(session, name);
+    });
+  };
+  const demo = document.getElementById('signin');
+  if (demo) {
+    demo.onsubmit = (event) => {
+      event.preventDefault();
+      const input = document.getElementById('name');
+      const name = input.value.trim();
+      if (!name) { showBanner(t('errNameInvalid'), { kind: 'error', code: 'VALIDATION_FAILED' }); input.focus(); return; }
+      runAction('[data-testid=signin-submit]', async () => {
+        const user = await api.createUser(name);
+        signIn({ ...user, name: user.name || name });
+        afterSignIn();
+      });
+    };
+  }
+}
+
+/** A session from sign-up or login: signed in under `name`, then under the account's own. */
+async function enterSession(session, name) {
+  signIn({ user_id: session.user_id, name, token: session.access_token, refresh_token: session.refresh_token });
+  try {
+    const me = await api.me();
+    signIn({ user_id: session.user_id, name: me.name, token: state.user.token, refresh_token: state.user.refresh_token });
+  } catch { /* the name shown stays the one typed */ }
+  afterSignIn();
+}
+
+function afterSignIn() {
+  clearBanner();
+  const next = takeRememberedRoute();
+  go(next && next !== '#/' ? next : '#/', true);
 }
 
 function renderConcerts() {

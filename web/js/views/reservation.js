@@ -102,7 +102,7 @@ export function redraw() {
   if (reservation.status === 'CONFIRMED') {
     render(m, html`<section class="card confirm" data-testid="confirmation" data-reservation-id="${reservation.reservation_id}">
       <div class="check" aria-hidden="true">✓</div><h1 tabindex="-1" id="conf-h">${t('confirmedTitle')}</h1>${head}<p>${status}</p><p>${t('confirmedText')}</p>
-      <div style="max-width:28rem;margin:0 auto;text-align:left">${seats}</div>
+      <div class="centered-box">${seats}</div>
       <a class="btn primary" href="#/bookings" data-testid="go-bookings">${t('goBookings')}</a></section>`);
     document.getElementById('conf-h').focus();
     return;
@@ -116,7 +116,7 @@ export function redraw() {
   const need = state.topUpNeeded;
   const waiting = state.cardPayment === 'waiting';
   render(m, html`<div class="seatview"><section class="card"><h1>${t('resTitle')} ${status}</h1>${head}${seats}
-      ${waiting ? html`<p data-testid="card-waiting" aria-busy="true"><span class="spinner" style="display:inline-block;width:1.2rem;height:1.2rem;margin:0 .5rem -4px 0;border-width:3px"></span>${t('cardWaiting')}</p>` : ''}
+      ${waiting ? html`<p data-testid="card-waiting" aria-busy="true"><span class="spinner inline"></span>${t('cardWaiting')}</p>` : ''}
       ${state.cardPayment === 'timeout' ? html`<p data-testid="card-timeout">${t('cardTimeout')} <button type="button" data-testid="card-recheck">${t('checkAgain')}</button></p>` : ''}
     </section>
     <aside class="card"><div class="muted">${t('holdFor')}</div>
@@ -126,11 +126,11 @@ export function redraw() {
       <div class="paybox">
         <button type="button" class="primary" data-testid="pay-balance" ${waiting ? 'disabled' : ''}>${t('payBalance')}</button>
         <div class="topup${need ? ' need' : ''}" data-testid="topup">
-          <h2 style="font-size:1rem">${t('topupTitle')}</h2>
+          <h2 class="plain-size">${t('topupTitle')}</h2>
           ${need ? html`<p data-testid="topup-need">${topUpNeedText(need)}</p>` : ''}
           <form class="row" id="topup-form" novalidate><div class="field grow"><label for="topup-amount">${t('topupAmount')}</label>
             <input id="topup-amount" type="number" inputmode="numeric" min="1" max="${MAX_TOP_UP}" step="1" data-testid="topup-amount" value="${need ? Math.max(need.amount - need.balance, 1) : ''}"></div>
-            <button type="submit" data-testid="topup-button" style="align-self:flex-end">${t('topup')}</button></form>
+            <button type="submit" data-testid="topup-button" class="end">${t('topup')}</button></form>
         </div>
         <button type="button" data-testid="pay-card" ${waiting ? 'disabled' : ''}>${t('payCard')}</button>
         <button type="button" class="danger" data-testid="cancel-button">${t('cancel')}</button>

@@ -139,10 +139,10 @@ export function enter(route, visit) {
 
 export function redraw() {
   const scheduleId = state.route.id, model = state.seatMap;
-  const legend = model && html`<div class="legend" data-testid="legend">${model.grades.map((grade, k) => html`<span data-grade="${grade.grade}"><span class="sw" style="background:${GRADE_COLORS[k % GRADE_COLORS.length]}"></span>${grade.grade} ${won(grade.price)}</span>`)}
-      <span><span class="sw" style="background:${COLORS.selected}"></span>${t('selected')}</span>
-      <span><span class="sw" style="background:${COLORS.held}"></span>${label('seatStatus', 'HELD')}</span>
-      <span><span class="sw" style="background:${COLORS.sold}"></span>${label('seatStatus', 'SOLD')} ✕</span></div>`;
+  const legend = model && html`<div class="legend" data-testid="legend">${model.grades.map((grade, k) => html`<span data-grade="${grade.grade}"><span class="sw" data-color="${GRADE_COLORS[k % GRADE_COLORS.length]}"></span>${grade.grade} ${won(grade.price)}</span>`)}
+      <span><span class="sw" data-color="${COLORS.selected}"></span>${t('selected')}</span>
+      <span><span class="sw" data-color="${COLORS.held}"></span>${label('seatStatus', 'HELD')}</span>
+      <span><span class="sw" data-color="${COLORS.sold}"></span>${label('seatStatus', 'SOLD')} ✕</span></div>`;
   render(document.getElementById('main'), html`<h1>${t('mapTitle')}</h1><p class="muted" data-testid="schedule-title">${scheduleTitle(scheduleId)}</p>
     ${!model ? html`<p class="muted" aria-busy="true">${t('loading')}</p>` : html`<div class="seatview">
       <div>
@@ -156,6 +156,8 @@ export function redraw() {
         </div>
       </div>
       <aside class="card panel" id="seat-panel"></aside></div>`}`);
+  // Colours as CSSOM writes: the Content-Security-Policy allows no inline style attributes.
+  document.querySelectorAll('#main [data-color]').forEach((el) => { el.style.background = el.dataset.color; });
   if (model) {
     const detach = attachSeatMap(document.querySelector('[data-testid=seat-canvas]'), { toggleSeat });
     onLeave(detach);
