@@ -190,11 +190,11 @@ async fn start_hold(state: &AppState, ask: &HoldAsk) -> ApiResult<HoldOutcome> {
         schedule_id: ask.schedule.to_string(),
         seat_ids: ask.seats.raw(),
         hold_seconds: state.settings.hold.as_secs(),
-        payment_task_queue: state.settings.payment_task_queue.clone(),
+        payment_task_queue: state.settings.temporal.payment_task_queue.clone(),
         max_seats_per_buyer: state.settings.limits.max_seats_per_buyer,
     };
     let options = WorkflowUpdateWithStartOptions::new(
-        state.settings.task_queue.clone(),
+        state.settings.temporal.task_queue.clone(),
         ask.reservation.workflow_id(),
         WorkflowIdConflictPolicy::UseExisting,
     )

@@ -13,7 +13,7 @@ async fn main() -> anyhow::Result<()> {
     match std::env::args().nth(1).as_deref() {
         // `seatline-api seed`: migrations and the demo data, then exit.
         Some("seed") => {
-            let pool = seatline_storage::connect(&settings.database_url, 2).await?;
+            let pool = seatline_storage::connect(&settings.database.url, 2).await?;
             seatline_storage::migrate(&pool).await?;
             seatline_storage::demo::seed_demo(&pool).await?;
             tracing::info!("demo data ready");
@@ -28,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
             };
             let email = seatline_domain::Email::parse(&email)?;
             let role: seatline_domain::Role = role.parse()?;
-            let pool = seatline_storage::connect(&settings.database_url, 1).await?;
+            let pool = seatline_storage::connect(&settings.database.url, 1).await?;
             if !seatline_storage::accounts::set_role(&pool, &email, role).await? {
                 anyhow::bail!("no account has the email {email}");
             }

@@ -35,10 +35,10 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let (statement_timeout, lock_timeout) = settings.database_limits();
+        let (statement_timeout, lock_timeout) = settings.database.limits();
         let pool = seatline_storage::connect_bounded(
-            &settings.database_url,
-            settings.database_max_connections,
+            &settings.database.url,
+            settings.database.max_connections,
             seatline_storage::DatabaseLimits {
                 statement_timeout,
                 lock_timeout,
@@ -49,18 +49,19 @@ impl Application {
         seatline_storage::migrate(&pool)
             .await
             .context("running migrations")?;
-        let redis = seatline_storage::connect_redis(&settings.redis_url)
+        let redis = seatline_storage::connect_redis(&settings.redis.url)
             .await
             .context("connecting to Redis (REDIS_URL)")?;
         let temporal = temporal::connect(&settings).await?;
-        let listener = TcpListener::bind((settings.api_host.as_str(), settings.api_port))
+        let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))
             .await
-            .with_context(|| format!("binding {}:{}", settings.api_host, settings.api_port))?;
+            .with_context(|| format!("binding {}:{}", settings.http.host, settings.http.port))?;
         let port = listener.local_addr()?.port();
         let public_url = settings
-            .api_public_url
+            .http
+            .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}:{port}", settings.api_host));
+            .unwrap_or_else(|| format!("http://{}:{port}", settings.http.host));
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
@@ -68,7 +69,7 @@ impl Application {
         let seat_maps = crate::seat_map::SeatMaps::new(pool.clone(), redis.clone());
         // Background work lives as long as the application: dropping or stopping it stops them.
         let background = CancellationToken::new();
-        seat_maps.spawn_followers(settings.redis_url.clone(), background.clone());
+        seat_maps.spawn_followers(settings.redis.url.clone(), background.clone());
         let revocations = crate::auth::SessionRevocations::default();
         revocations.spawn_follower(
             pool.clone(),
@@ -80,11 +81,11 @@ impl Application {
             pool,
             redis,
             temporal,
-            tokens: TokenSigner::new(settings.auth_secret.expose_secret()),
+            tokens: TokenSigner::new(settings.secrets.auth.expose_secret()),
             revocations: revocations.clone(),
             http,
             public_url: Arc::new(public_url),
-            queue_tokens: QueueTokenSigner::new(settings.queue_token_secret.expose_secret()),
+            queue_tokens: QueueTokenSigner::new(settings.secrets.queue_token.expose_secret()),
             admission_started: Default::default(),
             catalog: Default::default(),
             hold_slots: tokio::sync::Semaphore::new(settings.holds_in_flight),
@@ -92,7 +93,7 @@ impl Application {
         });
         idempotency::spawn_purge(state.clone(), background.clone());
         let header_read_timeout =
-            Duration::from_secs(state.settings.http_header_read_timeout_seconds);
+            Duration::from_secs(state.settings.http.header_read_timeout_seconds);
         Ok(Self {
             port,
             listener,
@@ -162,7 +163,7 @@ async fn bounded_request(
     if req.uri().path().ends_with("/stream") {
         return next.run(req).await;
     }
-    let limit = Duration::from_secs(state.settings.http_request_timeout_seconds);
+    let limit = Duration::from_secs(state.settings.http.request_timeout_seconds);
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::Unavailable(anyhow::anyhow!("request took longer than {limit:?}"))

@@ -7,5 +7,5 @@ pub async fn bounded<F: std::future::Future>(
     state: &crate::state::AppState,
     call: F,
 ) -> Result<F::Output, tokio::time::error::Elapsed> {
-    tokio::time::timeout(state.settings.temporal_call_timeout(), call).await
+    tokio::time::timeout(state.settings.temporal.call_timeout(), call).await
 }

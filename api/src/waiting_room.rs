@@ -39,16 +39,16 @@ pub async fn ensure_admission(state: &AppState, schedule: ScheduleId) -> ApiResu
     let s = &state.settings;
     let input = AdmissionInput {
         schedule_id: schedule.to_string(),
-        admit_per_second: s.admission_rate,
-        active_cap: s.admission_active_cap,
-        turn_seconds: s.queue_turn_seconds,
-        tick_ms: s.admission_tick_ms,
+        admit_per_second: s.waiting_room.admission_rate,
+        active_cap: s.waiting_room.active_cap,
+        turn_seconds: s.waiting_room.turn_seconds,
+        tick_ms: s.waiting_room.tick_ms,
         paused: false,
         measured_rate: 0.0,
     };
     let options = WorkflowStartOptions::new(
-        s.task_queue.clone(),
-        admission_workflow_id(&s.task_queue, schedule),
+        s.temporal.task_queue.clone(),
+        admission_workflow_id(&s.temporal.task_queue, schedule),
     )
     .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
     .search_attributes(SearchAttributes::new([

@@ -7,84 +7,141 @@ use std::{collections::HashMap, str::FromStr};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `DATABASE_URL`
-    pub database_url: String,
-    /// `DATABASE_MAX_CONNECTIONS`
-    pub database_max_connections: u32,
-    /// `REDIS_URL`
-    pub redis_url: String,
-    /// `TEMPORAL_ADDRESS`
-    pub temporal_address: String,
-    /// `TEMPORAL_NAMESPACE`
-    pub temporal_namespace: String,
-    /// `TASK_QUEUE`: reservation workflows and their seat activities.
-    pub task_queue: String,
-    /// `PAYMENT_TASK_QUEUE`: activities that talk to the payment provider.
-    pub payment_task_queue: String,
-    /// `WORKER_ROLES`: `seats`, `payments` or both (comma-separated).
-    pub worker_roles: WorkerRoles,
-    /// `PROVIDER_URL`: the payment provider's API.
-    pub provider_url: String,
-    /// `WEBHOOK_SECRET`: shared with the provider; signs its webhook calls.
-    pub webhook_secret: SecretString,
-    /// `WEBHOOK_TOLERANCE_SECONDS`: how old a signed webhook may be.
-    pub webhook_tolerance_seconds: i64,
-    /// `API_PUBLIC_URL`: how the provider and browsers reach this API (default from host/port).
-    pub api_public_url: Option<String>,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub temporal: TemporalSettings,
+    pub http: HttpSettings,
+    pub secrets: Secrets,
+    pub waiting_room: WaitingRoomSettings,
+    pub payments: PaymentSettings,
+    pub worker: WorkerSettings,
     /// `HOLD_SECONDS`: how long a hold lasts.
     pub hold: HoldDuration,
-    /// `API_HOST`
-    pub api_host: String,
-    /// `API_PORT` (0 picks a free port)
-    pub api_port: u16,
-    /// `AUTH_SECRET`: signs user bearer tokens.
-    pub auth_secret: SecretString,
-    /// `QUEUE_TOKEN_SECRET`: signs waiting-room tokens.
-    pub queue_token_secret: SecretString,
-    /// `QUEUE_TOKEN_TTL_SECONDS`: how long a queue token is valid at most.
-    pub queue_token_ttl_seconds: u64,
-    /// `ADMISSION_RATE`: users admitted per second per schedule, at most.
-    pub admission_rate: f64,
-    /// `ADMISSION_ACTIVE_CAP`: users active at once per schedule, at most.
-    pub admission_active_cap: u64,
-    /// `ADMISSION_TICK_MS`: how often the admission controller admits.
-    pub admission_tick_ms: u64,
-    /// `QUEUE_TURN_SECONDS`: how long an admitted user's turn lasts (longer while holding).
-    pub queue_turn_seconds: u64,
-    /// `PRE_QUEUE_SECONDS`: how long before booking opens buyers may join the line; everyone
-    /// who joins in that time gets a place drawn at random, ahead of those who come after.
-    pub pre_queue_seconds: u64,
     /// `HOLDS_IN_FLIGHT`: holds one API process puts to Temporal at once. Beyond that a
     /// winner waits up to a second for a slot, then gets 503 BUSY, so an overloaded Temporal
     /// answers buyers in seconds instead of queueing them for minutes.
     pub holds_in_flight: usize,
+    /// Accounts and sessions.
+    pub accounts: AccountSettings,
+    /// What one buyer or one client may do.
+    pub limits: LimitSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `DATABASE_URL`
+    pub url: String,
+    /// `DATABASE_MAX_CONNECTIONS`
+    pub max_connections: u32,
     /// `DATABASE_STATEMENT_TIMEOUT_MS`: the longest a statement of the API or the worker runs.
-    pub database_statement_timeout_ms: u64,
+    pub statement_timeout_ms: u64,
     /// `DATABASE_LOCK_TIMEOUT_MS`: the longest a statement waits for a row lock.
-    pub database_lock_timeout_ms: u64,
+    pub lock_timeout_ms: u64,
+}
+
+impl DatabaseSettings {
+    /// The limits every PostgreSQL connection of a service starts with.
+    pub fn limits(&self) -> (std::time::Duration, std::time::Duration) {
+        (
+            std::time::Duration::from_millis(self.statement_timeout_ms),
+            std::time::Duration::from_millis(self.lock_timeout_ms),
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// `REDIS_URL`
+    pub url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TemporalSettings {
+    /// `TEMPORAL_ADDRESS`
+    pub address: String,
+    /// `TEMPORAL_NAMESPACE`
+    pub namespace: String,
+    /// `TASK_QUEUE`: reservation workflows and their seat activities.
+    pub task_queue: String,
+    /// `PAYMENT_TASK_QUEUE`: activities that talk to the payment provider.
+    pub payment_task_queue: String,
     /// `TEMPORAL_CALL_TIMEOUT_MS`: the longest the API waits for one Temporal call (a hold,
     /// a payment) before answering 503; the work may still finish, and a retry with the same
     /// `Idempotency-Key` finds it.
-    pub temporal_call_timeout_ms: u64,
+    pub call_timeout_ms: u64,
+}
+
+impl TemporalSettings {
+    pub fn call_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.call_timeout_ms)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// `API_HOST`
+    pub host: String,
+    /// `API_PORT` (0 picks a free port)
+    pub port: u16,
+    /// `API_PUBLIC_URL`: how the provider and browsers reach this API (default from host/port).
+    pub public_url: Option<String>,
     /// `HTTP_REQUEST_TIMEOUT_SECONDS`: the longest one request may take (streams excepted).
-    pub http_request_timeout_seconds: u64,
+    pub request_timeout_seconds: u64,
     /// `HTTP_HEADER_READ_TIMEOUT_SECONDS`: how long a client may take to send its headers.
-    pub http_header_read_timeout_seconds: u64,
+    pub header_read_timeout_seconds: u64,
+}
+
+/// Never printed: `SecretString` shows as `[REDACTED]`.
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    /// `AUTH_SECRET`: signs access (bearer) tokens.
+    pub auth: SecretString,
+    /// `QUEUE_TOKEN_SECRET`: signs waiting-room tokens.
+    pub queue_token: SecretString,
+    /// `WEBHOOK_SECRET`: shared with the provider; signs its webhook calls.
+    pub webhook: SecretString,
+}
+
+#[derive(Debug, Clone)]
+pub struct WaitingRoomSettings {
+    /// `QUEUE_TOKEN_TTL_SECONDS`: how long a queue token is valid at most.
+    pub token_ttl_seconds: u64,
+    /// `ADMISSION_RATE`: users admitted per second per schedule, at most.
+    pub admission_rate: f64,
+    /// `ADMISSION_ACTIVE_CAP`: users active at once per schedule, at most.
+    pub active_cap: u64,
+    /// `ADMISSION_TICK_MS`: how often the admission controller admits.
+    pub tick_ms: u64,
+    /// `QUEUE_TURN_SECONDS`: how long an admitted user's turn lasts (longer while holding).
+    pub turn_seconds: u64,
+    /// `PRE_QUEUE_SECONDS`: how long before booking opens buyers may join the line; everyone
+    /// who joins in that time gets a place drawn at random, ahead of those who come after.
+    pub pre_queue_seconds: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PaymentSettings {
+    /// `PROVIDER_URL`: the payment provider's API.
+    pub provider_url: String,
+    /// `WEBHOOK_TOLERANCE_SECONDS`: how old a signed webhook may be.
+    pub webhook_tolerance_seconds: i64,
+    /// `RECONCILE_AFTER_SECONDS`: when a card payment with no webhook yet is first asked from
+    /// the provider (then with backoff); also how long after its hold ended an unfinished
+    /// checkout is cancelled.
+    pub reconcile_after_seconds: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// `WORKER_ROLES`: `seats`, `payments` or both (comma-separated).
+    pub roles: WorkerRoles,
+    /// `WORKER_METRICS_PORT`: where a worker serves its Prometheus metrics; unset, none.
+    pub metrics_port: Option<u16>,
     /// `SWEEP_INTERVAL_SECONDS`: how often the sweeper looks for stranded holds, unsettled
     /// card payments and stale seat maps.
     pub sweep_interval_seconds: u64,
     /// `SWEEP_GRACE_SECONDS`: how long past expiry a hold must be before the sweeper checks it.
     pub sweep_grace_seconds: u64,
-    /// `RECONCILE_AFTER_SECONDS`: when a card payment with no webhook yet is first asked from
-    /// the provider (then with backoff); also how long after its hold ended an unfinished
-    /// checkout is cancelled.
-    pub reconcile_after_seconds: u64,
-    /// `WORKER_METRICS_PORT`: where a worker serves its Prometheus metrics; unset, it serves none.
-    pub worker_metrics_port: Option<u16>,
-    /// Accounts and sessions.
-    pub accounts: AccountSettings,
-    /// What one buyer or one client may do.
-    pub limits: LimitSettings,
 }
 
 /// `SEATLINE_ENV`: `development` (the default: demo login, free balance top-ups, development
@@ -200,48 +257,61 @@ impl Settings {
             reason: e.to_string(),
         })?;
         Self {
-            database_url: text(
-                "DATABASE_URL",
-                "postgres://seatline:seatline@127.0.0.1:5432/seatline",
-            ),
-            database_max_connections: number("DATABASE_MAX_CONNECTIONS", 20)? as u32,
-            redis_url: text("REDIS_URL", "redis://127.0.0.1:6379/0"),
-            temporal_address: text("TEMPORAL_ADDRESS", "http://127.0.0.1:7233"),
-            temporal_namespace: text("TEMPORAL_NAMESPACE", "default"),
-            task_queue: text("TASK_QUEUE", "seatline-reservations"),
-            payment_task_queue: text("PAYMENT_TASK_QUEUE", "seatline-payments"),
-            worker_roles: WorkerRoles::parse(&text("WORKER_ROLES", "seats,payments"))?,
-            provider_url: text("PROVIDER_URL", "http://127.0.0.1:8090"),
-            webhook_secret: text("WEBHOOK_SECRET", DEV_WEBHOOK_SECRET).into(),
-            webhook_tolerance_seconds: number("WEBHOOK_TOLERANCE_SECONDS", 300)? as i64,
-            api_public_url: lookup("API_PUBLIC_URL").filter(|v| !v.trim().is_empty()),
-            hold,
-            api_host: text("API_HOST", "127.0.0.1"),
-            api_port: parse("API_PORT", lookup("API_PORT"), 8080u16)?,
-            auth_secret: text("AUTH_SECRET", DEV_AUTH_SECRET).into(),
-            queue_token_secret: text("QUEUE_TOKEN_SECRET", DEV_QUEUE_TOKEN_SECRET).into(),
-            queue_token_ttl_seconds: number("QUEUE_TOKEN_TTL_SECONDS", 6 * 3600)?,
-            admission_rate: parse("ADMISSION_RATE", lookup("ADMISSION_RATE"), 50.0f64)?,
-            admission_active_cap: number("ADMISSION_ACTIVE_CAP", 1_000)?,
-            admission_tick_ms: number("ADMISSION_TICK_MS", 1_000)?,
-            queue_turn_seconds: number("QUEUE_TURN_SECONDS", 600)?,
-            pre_queue_seconds: number("PRE_QUEUE_SECONDS", 1_800)?,
-            holds_in_flight: number("HOLDS_IN_FLIGHT", 16)?.max(1) as usize,
-            database_statement_timeout_ms: number("DATABASE_STATEMENT_TIMEOUT_MS", 4_000)?.max(100),
-            database_lock_timeout_ms: number("DATABASE_LOCK_TIMEOUT_MS", 2_000)?.max(100),
-            temporal_call_timeout_ms: number("TEMPORAL_CALL_TIMEOUT_MS", 10_000)?.max(100),
-            http_request_timeout_seconds: number("HTTP_REQUEST_TIMEOUT_SECONDS", 30)?.max(1),
-            http_header_read_timeout_seconds: number("HTTP_HEADER_READ_TIMEOUT_SECONDS", 10)?
-                .max(1),
-            sweep_interval_seconds: number("SWEEP_INTERVAL_SECONDS", 30)?.max(1),
-            sweep_grace_seconds: number("SWEEP_GRACE_SECONDS", 5)?,
-            reconcile_after_seconds: number("RECONCILE_AFTER_SECONDS", 60)?.max(1),
-            worker_metrics_port: match lookup("WORKER_METRICS_PORT")
-                .filter(|v| !v.trim().is_empty())
-            {
-                None => None,
-                raw => Some(parse("WORKER_METRICS_PORT", raw, 0u16)?),
+            database: DatabaseSettings {
+                url: text(
+                    "DATABASE_URL",
+                    "postgres://seatline:seatline@127.0.0.1:5432/seatline",
+                ),
+                max_connections: number("DATABASE_MAX_CONNECTIONS", 20)? as u32,
+                statement_timeout_ms: number("DATABASE_STATEMENT_TIMEOUT_MS", 4_000)?.max(100),
+                lock_timeout_ms: number("DATABASE_LOCK_TIMEOUT_MS", 2_000)?.max(100),
             },
+            redis: RedisSettings {
+                url: text("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            },
+            temporal: TemporalSettings {
+                address: text("TEMPORAL_ADDRESS", "http://127.0.0.1:7233"),
+                namespace: text("TEMPORAL_NAMESPACE", "default"),
+                task_queue: text("TASK_QUEUE", "seatline-reservations"),
+                payment_task_queue: text("PAYMENT_TASK_QUEUE", "seatline-payments"),
+                call_timeout_ms: number("TEMPORAL_CALL_TIMEOUT_MS", 10_000)?.max(100),
+            },
+            http: HttpSettings {
+                host: text("API_HOST", "127.0.0.1"),
+                port: parse("API_PORT", lookup("API_PORT"), 8080u16)?,
+                public_url: lookup("API_PUBLIC_URL").filter(|v| !v.trim().is_empty()),
+                request_timeout_seconds: number("HTTP_REQUEST_TIMEOUT_SECONDS", 30)?.max(1),
+                header_read_timeout_seconds: number("HTTP_HEADER_READ_TIMEOUT_SECONDS", 10)?.max(1),
+            },
+            secrets: Secrets {
+                auth: text("AUTH_SECRET", DEV_AUTH_SECRET).into(),
+                queue_token: text("QUEUE_TOKEN_SECRET", DEV_QUEUE_TOKEN_SECRET).into(),
+                webhook: text("WEBHOOK_SECRET", DEV_WEBHOOK_SECRET).into(),
+            },
+            waiting_room: WaitingRoomSettings {
+                token_ttl_seconds: number("QUEUE_TOKEN_TTL_SECONDS", 6 * 3600)?,
+                admission_rate: parse("ADMISSION_RATE", lookup("ADMISSION_RATE"), 50.0f64)?,
+                active_cap: number("ADMISSION_ACTIVE_CAP", 1_000)?,
+                tick_ms: number("ADMISSION_TICK_MS", 1_000)?,
+                turn_seconds: number("QUEUE_TURN_SECONDS", 600)?,
+                pre_queue_seconds: number("PRE_QUEUE_SECONDS", 1_800)?,
+            },
+            payments: PaymentSettings {
+                provider_url: text("PROVIDER_URL", "http://127.0.0.1:8090"),
+                webhook_tolerance_seconds: number("WEBHOOK_TOLERANCE_SECONDS", 300)? as i64,
+                reconcile_after_seconds: number("RECONCILE_AFTER_SECONDS", 60)?.max(1),
+            },
+            worker: WorkerSettings {
+                roles: WorkerRoles::parse(&text("WORKER_ROLES", "seats,payments"))?,
+                metrics_port: match lookup("WORKER_METRICS_PORT").filter(|v| !v.trim().is_empty()) {
+                    None => None,
+                    raw => Some(parse("WORKER_METRICS_PORT", raw, 0u16)?),
+                },
+                sweep_interval_seconds: number("SWEEP_INTERVAL_SECONDS", 30)?.max(1),
+                sweep_grace_seconds: number("SWEEP_GRACE_SECONDS", 5)?,
+            },
+            hold,
+            holds_in_flight: number("HOLDS_IN_FLIGHT", 16)?.max(1) as usize,
             accounts: AccountSettings {
                 environment: match text("SEATLINE_ENV", "development").as_str() {
                     "development" => Environment::Development,
@@ -273,13 +343,13 @@ impl Settings {
             return Ok(self);
         }
         let secrets = [
-            ("AUTH_SECRET", &self.auth_secret, DEV_AUTH_SECRET),
+            ("AUTH_SECRET", &self.secrets.auth, DEV_AUTH_SECRET),
             (
                 "QUEUE_TOKEN_SECRET",
-                &self.queue_token_secret,
+                &self.secrets.queue_token,
                 DEV_QUEUE_TOKEN_SECRET,
             ),
-            ("WEBHOOK_SECRET", &self.webhook_secret, DEV_WEBHOOK_SECRET),
+            ("WEBHOOK_SECRET", &self.secrets.webhook, DEV_WEBHOOK_SECRET),
         ];
         for (name, secret, dev) in secrets {
             let value = secret.expose_secret();
@@ -316,32 +386,18 @@ fn parse<T: FromStr>(
     }
 }
 
-impl Settings {
-    /// The limits every PostgreSQL connection of a service starts with.
-    pub fn database_limits(&self) -> (std::time::Duration, std::time::Duration) {
-        (
-            std::time::Duration::from_millis(self.database_statement_timeout_ms),
-            std::time::Duration::from_millis(self.database_lock_timeout_ms),
-        )
-    }
-
-    pub fn temporal_call_timeout(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(self.temporal_call_timeout_ms)
-    }
-}
-
 /// The one way every Seatline process (and test) reaches Temporal: `TEMPORAL_ADDRESS`,
 /// `TEMPORAL_NAMESPACE`. The connection re-establishes itself after the server restarts.
 pub async fn connect_temporal(settings: &Settings) -> anyhow::Result<temporalio_client::Client> {
     use anyhow::Context;
     use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions, Url};
-    let url = Url::from_str(&settings.temporal_address).context("TEMPORAL_ADDRESS")?;
+    let url = Url::from_str(&settings.temporal.address).context("TEMPORAL_ADDRESS")?;
     let connection = Connection::connect(ConnectionOptions::new(url).build())
         .await
         .context("connecting to Temporal")?;
     Client::new(
         connection,
-        ClientOptions::new(settings.temporal_namespace.clone()).build(),
+        ClientOptions::new(settings.temporal.namespace.clone()).build(),
     )
     .context("creating the Temporal client")
 }
@@ -369,15 +425,15 @@ mod tests {
     fn defaults_work_locally() {
         let s = Settings::from_lookup(|_| None).unwrap();
         assert_eq!(s.hold.as_secs(), 300);
-        assert_eq!(s.api_port, 8080);
-        assert_eq!(s.task_queue, "seatline-reservations");
+        assert_eq!(s.http.port, 8080);
+        assert_eq!(s.temporal.task_queue, "seatline-reservations");
     }
 
     #[test]
     fn secrets_never_show_in_debug_output() {
         let s =
             Settings::from_lookup(|k| (k == "AUTH_SECRET").then(|| "hunter2-xyz".into())).unwrap();
-        assert_eq!(s.auth_secret.expose_secret(), "hunter2-xyz");
+        assert_eq!(s.secrets.auth.expose_secret(), "hunter2-xyz");
         let shown = format!("{s:?}");
         assert!(!shown.contains("hunter2-xyz"), "{shown}");
         assert!(!shown.contains(DEV_WEBHOOK_SECRET), "{shown}");
@@ -387,7 +443,7 @@ mod tests {
     fn worker_roles_are_checked_when_settings_load() {
         let roles = |raw: &'static str| {
             Settings::from_lookup(move |k| (k == "WORKER_ROLES").then(|| raw.into()))
-                .map(|s| s.worker_roles)
+                .map(|s| s.worker.roles)
         };
         assert_eq!(
             roles("payments").unwrap(),
@@ -436,7 +492,7 @@ mod tests {
         ])
         .unwrap();
         assert!(s.accounts.is_production());
-        assert_eq!(s.auth_secret.expose_secret(), good);
+        assert_eq!(s.secrets.auth.expose_secret(), good);
         assert!(!Settings::from_lookup(|_| None)
             .unwrap()
             .accounts

@@ -197,8 +197,8 @@ impl Scenario {
 
     pub fn task_queues(&self) -> [String; 2] {
         [
-            self.settings.task_queue.clone(),
-            self.settings.payment_task_queue.clone(),
+            self.settings.temporal.task_queue.clone(),
+            self.settings.temporal.payment_task_queue.clone(),
         ]
     }
 

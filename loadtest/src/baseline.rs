@@ -237,17 +237,17 @@ async fn run_reservations(
     concurrency: usize,
     bar: &indicatif::ProgressBar,
 ) -> anyhow::Result<ReservationRun> {
-    let pool = seatline_storage::connect(&settings.database_url, 2).await?;
+    let pool = seatline_storage::connect(&settings.database.url, 2).await?;
     let (schedule, seats) = crate::schedules::with_seats(&pool, count).await?;
     let buyers = users::insert_fast(
         &pool,
-        settings.auth_secret.expose_secret(),
+        settings.secrets.auth.expose_secret(),
         count,
         "baseline buyer",
     )
     .await?;
     let api = Api::new(&args.url(), concurrency)?;
-    let batch = (args.number("admission-cap", settings.admission_active_cap)? as usize).max(1);
+    let batch = (args.number("admission-cap", settings.waiting_room.active_cap)? as usize).max(1);
 
     let latency = Arc::new(Mutex::new(Latency::default()));
     let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));

@@ -19,19 +19,19 @@ pub async fn run(args: &Args) -> anyhow::Result<Value> {
     let concurrency = args.number("concurrency", 128)? as usize;
     let sample = args.number("polls", 5_000)? as usize;
     let settings = seatline_config::Settings::from_env()?;
-    let pool = seatline_storage::connect(&settings.database_url, 4).await?;
+    let pool = seatline_storage::connect(&settings.database.url, 4).await?;
     let (_, schedule) = seatline_storage::demo::create_isolated_schedule(&pool, 1, 10).await?;
     let schedule = schedule.as_uuid();
     eprintln!("creating {total} users");
     let people = users::insert_fast(
         &pool,
-        settings.auth_secret.expose_secret(),
+        settings.secrets.auth.expose_secret(),
         total,
         "queue bench",
     )
     .await?;
     let api = Api::new(&url, concurrency)?;
-    let memory_before = redis_used_memory(&settings.redis_url);
+    let memory_before = redis_used_memory(&settings.redis.url);
 
     let mut checkpoints: Vec<usize> = [1_000, 10_000, 50_000, 100_000, 200_000]
         .into_iter()
@@ -104,7 +104,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Value> {
         eprintln!("{step}");
         steps.push(step);
     }
-    let memory_after = redis_used_memory(&settings.redis_url);
+    let memory_after = redis_used_memory(&settings.redis.url);
     users::end_admission(&settings, schedule).await;
     let per_user = match (memory_before, memory_after) {
         (Some(b), Some(a)) if a > b => Some(((a - b) as f64 / joined.len().max(1) as f64).round()),

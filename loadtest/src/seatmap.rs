@@ -31,7 +31,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Value> {
         false => {
             let rows = args.number("rows", 100)? as i32;
             let cols = args.number("cols", 150)? as i32;
-            let pool = seatline_storage::connect(&settings.database_url, 2).await?;
+            let pool = seatline_storage::connect(&settings.database.url, 2).await?;
             let (_, s) =
                 seatline_storage::demo::create_isolated_schedule(&pool, rows, cols).await?;
             s.as_uuid()

@@ -42,7 +42,7 @@ pub async fn run(args: &Args) -> anyhow::Result<SelloutOutcome> {
     let settings = seatline_config::Settings::from_env()?;
     let hold = Duration::from_secs(args.number("hold-seconds", settings.hold.as_secs())?);
 
-    let pool = seatline_storage::connect(&settings.database_url, 4).await?;
+    let pool = seatline_storage::connect(&settings.database.url, 4).await?;
     let (_, schedule) = seatline_storage::demo::create_isolated_schedule(&pool, rows, cols).await?;
     let schedule_id = schedule.as_uuid();
     let api = Api::new(&url, concurrency)?;
@@ -59,7 +59,7 @@ pub async fn run(args: &Args) -> anyhow::Result<SelloutOutcome> {
     let buyers = if fast_users {
         users::insert_fast(
             &pool,
-            settings.auth_secret.expose_secret(),
+            settings.secrets.auth.expose_secret(),
             user_count,
             "sellout buyer",
         )

@@ -11,11 +11,11 @@ pub async fn run(args: &Args) -> anyhow::Result<()> {
     let url = args.url();
     let count = args.number("count", 200)? as usize;
     let settings = seatline_config::Settings::from_env()?;
-    let pool = seatline_storage::connect(&settings.database_url, 2).await?;
+    let pool = seatline_storage::connect(&settings.database.url, 2).await?;
     let (schedule, seats) = crate::schedules::with_seats(&pool, count).await?;
     let buyers = users::insert_fast(
         &pool,
-        settings.auth_secret.expose_secret(),
+        settings.secrets.auth.expose_secret(),
         count,
         "sequential bench",
     )

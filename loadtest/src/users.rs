@@ -90,7 +90,7 @@ pub async fn end_admission(settings: &seatline_config::Settings, schedule: Uuid)
         return;
     };
     let id = seatline_api::waiting_room::admission_workflow_id(
-        &settings.task_queue,
+        &settings.temporal.task_queue,
         seatline_domain::ScheduleId::from(schedule),
     );
     let handle = client.get_workflow_handle::<seatline_workflows::AdmissionWorkflow>(id);

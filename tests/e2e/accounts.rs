@@ -241,7 +241,7 @@ async fn a_granted_role_shows_from_the_next_refresh() {
     let created = signup(api, &address, "correct horse battery").await;
     let status = std::process::Command::new(bin_dir().join("seatline-api"))
         .args(["grant-role", &address, "operator"])
-        .env("DATABASE_URL", &app.settings.database_url)
+        .env("DATABASE_URL", &app.settings.database.url)
         .env("RUST_LOG", "warn")
         .status()
         .unwrap();
@@ -257,14 +257,14 @@ async fn a_granted_role_shows_from_the_next_refresh() {
     assert_eq!(me.body["role"], "operator");
     let unknown = std::process::Command::new(bin_dir().join("seatline-api"))
         .args(["grant-role", &email("nobody"), "operator"])
-        .env("DATABASE_URL", &app.settings.database_url)
+        .env("DATABASE_URL", &app.settings.database.url)
         .env("RUST_LOG", "off")
         .status()
         .unwrap();
     assert!(!unknown.success());
     let bad_role = std::process::Command::new(bin_dir().join("seatline-api"))
         .args(["grant-role", &address, "admin"])
-        .env("DATABASE_URL", &app.settings.database_url)
+        .env("DATABASE_URL", &app.settings.database.url)
         .env("RUST_LOG", "off")
         .status()
         .unwrap();

@@ -18,17 +18,17 @@ use std::{
 pub fn settings(hold_seconds: u64) -> Settings {
     seatline_config::init_tracing("warn");
     let mut settings = Settings::from_env().expect("test settings");
-    settings.api_host = "127.0.0.1".into();
-    settings.api_port = 0;
-    settings.database_max_connections = 10;
+    settings.http.host = "127.0.0.1".into();
+    settings.http.port = 0;
+    settings.database.max_connections = 10;
     let run = std::env::var("SEATLINE_TEST_RUN").unwrap_or_else(|_| "local".into());
-    settings.task_queue = format!("test-{run}-{}", uuid::Uuid::new_v4());
-    settings.payment_task_queue = format!("{}-payments", settings.task_queue);
+    settings.temporal.task_queue = format!("test-{run}-{}", uuid::Uuid::new_v4());
+    settings.temporal.payment_task_queue = format!("{}-payments", settings.temporal.task_queue);
     settings.hold = seatline_domain::HoldDuration::parse(hold_seconds).unwrap();
     // A waiting room that lets test buyers in quickly; the queue tests set their own.
-    settings.admission_tick_ms = 100;
-    settings.admission_rate = 2_000.0;
-    settings.admission_active_cap = 1_000;
+    settings.waiting_room.tick_ms = 100;
+    settings.waiting_room.admission_rate = 2_000.0;
+    settings.waiting_room.active_cap = 1_000;
     // Every test buyer comes from 127.0.0.1 and some fire many requests at once; the rate
     // limit tests turn the limits on for an API of their own.
     settings.limits.accounts_per_hour = 0;
@@ -75,7 +75,7 @@ pub async fn spawn_provider(settings: &Settings) -> String {
         host: "127.0.0.1".into(),
         port: 0,
         public_url: None,
-        webhook_secret: settings.webhook_secret.expose_secret().to_owned(),
+        webhook_secret: settings.secrets.webhook.expose_secret().to_owned(),
     })
     .await
     .expect("provider builds");
@@ -147,13 +147,13 @@ impl TestApp {
     /// The API (and the mock payment provider) alone; the test brings its own workers.
     pub async fn spawn_api_only(mut settings: Settings) -> Self {
         let provider = spawn_provider(&settings).await;
-        settings.provider_url = provider.clone();
+        settings.payments.provider_url = provider.clone();
         let app = Application::build(settings.clone())
             .await
             .expect("API builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
-        let pool = seatline_storage::connect(&settings.database_url, 5)
+        let pool = seatline_storage::connect(&settings.database.url, 5)
             .await
             .expect("database");
         Self {
@@ -525,21 +525,27 @@ pub struct Process {
 impl Process {
     pub fn start(binary: &str, settings: &Settings, extra_env: &[(&str, String)]) -> Self {
         let mut cmd = Command::new(bin_dir().join(binary));
-        cmd.env("DATABASE_URL", &settings.database_url)
-            .env("REDIS_URL", &settings.redis_url)
-            .env("TEMPORAL_ADDRESS", &settings.temporal_address)
-            .env("TASK_QUEUE", &settings.task_queue)
-            .env("PAYMENT_TASK_QUEUE", &settings.payment_task_queue)
-            .env("PROVIDER_URL", &settings.provider_url)
-            .env("WEBHOOK_SECRET", settings.webhook_secret.expose_secret())
+        cmd.env("DATABASE_URL", &settings.database.url)
+            .env("REDIS_URL", &settings.redis.url)
+            .env("TEMPORAL_ADDRESS", &settings.temporal.address)
+            .env("TASK_QUEUE", &settings.temporal.task_queue)
+            .env("PAYMENT_TASK_QUEUE", &settings.temporal.payment_task_queue)
+            .env("PROVIDER_URL", &settings.payments.provider_url)
+            .env("WEBHOOK_SECRET", settings.secrets.webhook.expose_secret())
             .env("HOLD_SECONDS", settings.hold.as_secs().to_string())
-            .env("AUTH_SECRET", settings.auth_secret.expose_secret())
+            .env("AUTH_SECRET", settings.secrets.auth.expose_secret())
             .env("DATABASE_MAX_CONNECTIONS", "8")
-            .env("ADMISSION_TICK_MS", settings.admission_tick_ms.to_string())
-            .env("ADMISSION_RATE", settings.admission_rate.to_string())
+            .env(
+                "ADMISSION_TICK_MS",
+                settings.waiting_room.tick_ms.to_string(),
+            )
+            .env(
+                "ADMISSION_RATE",
+                settings.waiting_room.admission_rate.to_string(),
+            )
             .env(
                 "ADMISSION_ACTIVE_CAP",
-                settings.admission_active_cap.to_string(),
+                settings.waiting_room.active_cap.to_string(),
             )
             .env(
                 "RATE_LIMIT_ACCOUNTS_PER_HOUR",

@@ -691,7 +691,7 @@ async fn money_conservation_under_a_randomized_mix() {
         .unwrap();
     let running_query = format!(
         "TaskQueue = '{}' AND ExecutionStatus = 'Running' AND WorkflowType = 'ReservationWorkflow'",
-        app.settings.task_queue
+        app.settings.temporal.task_queue
     );
     let running = || async {
         client

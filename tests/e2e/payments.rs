@@ -267,7 +267,7 @@ async fn forged_stale_unknown_and_wrong_amount_webhooks_change_nothing() {
         .as_str()
         .unwrap()
         .to_owned();
-    let secret = app.settings.webhook_secret.expose_secret().to_owned();
+    let secret = app.settings.secrets.webhook.expose_secret().to_owned();
     let send = |body: Value, secret: String, at: i64| {
         let api = api.clone();
         async move {

@@ -13,9 +13,9 @@ use temporalio_client::WorkflowSignalOptions;
 /// Settings for these tests: a sweeper every second, reconciliation after two seconds.
 fn quick(hold_seconds: u64) -> seatline_config::Settings {
     let mut settings = settings(hold_seconds);
-    settings.sweep_interval_seconds = 1;
-    settings.sweep_grace_seconds = 1;
-    settings.reconcile_after_seconds = 2;
+    settings.worker.sweep_interval_seconds = 1;
+    settings.worker.sweep_grace_seconds = 1;
+    settings.payments.reconcile_after_seconds = 2;
     settings
 }
 
@@ -185,7 +185,7 @@ async fn api_status(app: &TestApp, id: &ReservationId) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_whose_answer_was_lost_is_returned_to_the_retry() {
     let mut settings = settings(60);
-    settings.temporal_call_timeout_ms = 1_500;
+    settings.temporal.call_timeout_ms = 1_500;
     let app = TestApp::spawn_api_only(settings.clone()).await;
     let (schedule, seats) = app.bare_schedule(1, 3).await;
     let buyer = app.api.user("Patient").await;
@@ -273,7 +273,7 @@ async fn a_live_hold_can_be_paid_after_the_turn_is_gone() {
 }
 
 async fn redis_conn(app: &TestApp) -> redis::aio::MultiplexedConnection {
-    redis::Client::open(app.settings.redis_url.as_str())
+    redis::Client::open(app.settings.redis.url.as_str())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
@@ -286,7 +286,7 @@ async fn redis_conn(app: &TestApp) -> redis::aio::MultiplexedConnection {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_line_keeps_everyones_place() {
     let mut settings = settings(60);
-    settings.admission_active_cap = 1;
+    settings.waiting_room.active_cap = 1;
     let app = TestApp::spawn_with(settings).await;
     let api = &app.api;
     let (_, schedule) = seatline_storage::demo::create_isolated_schedule(&app.pool, 1, 4)
@@ -452,7 +452,7 @@ async fn a_stale_redis_cannot_keep_a_free_seat_unavailable() {
 async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut settings = settings(60);
-    settings.http_header_read_timeout_seconds = 1;
+    settings.http.header_read_timeout_seconds = 1;
     let app = TestApp::spawn_api_only(settings).await;
     let address = app.api.base.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();

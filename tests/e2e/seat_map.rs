@@ -219,7 +219,7 @@ async fn after_redis_loses_the_data_the_precheck_rebuilds_and_nothing_is_sold_tw
         201
     );
 
-    let mut redis = redis::Client::open(app.settings.redis_url.as_str())
+    let mut redis = redis::Client::open(app.settings.redis.url.as_str())
         .unwrap()
         .get_multiplexed_async_connection()
         .await

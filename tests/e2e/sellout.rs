@@ -8,8 +8,8 @@ use std::{path::PathBuf, process::Command};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_sell_out_keeps_every_invariant() {
     let mut settings = settings(10);
-    settings.admission_rate = 2_000.0;
-    settings.admission_active_cap = 5_000;
+    settings.waiting_room.admission_rate = 2_000.0;
+    settings.waiting_room.active_cap = 5_000;
     let app = TestApp::spawn_with(settings).await;
     let dir = std::env::var("SEATLINE_BIN_DIR")
         .map(PathBuf::from)
@@ -27,11 +27,11 @@ async fn a_small_sell_out_keeps_every_invariant() {
             "600",
         ])
         .args(["--url", &app.api.base, "--report", "/dev/null"])
-        .env("DATABASE_URL", &s.database_url)
-        .env("REDIS_URL", &s.redis_url)
-        .env("TEMPORAL_ADDRESS", &s.temporal_address)
-        .env("TASK_QUEUE", &s.task_queue)
-        .env("AUTH_SECRET", s.auth_secret.expose_secret())
+        .env("DATABASE_URL", &s.database.url)
+        .env("REDIS_URL", &s.redis.url)
+        .env("TEMPORAL_ADDRESS", &s.temporal.address)
+        .env("TASK_QUEUE", &s.temporal.task_queue)
+        .env("AUTH_SECRET", s.secrets.auth.expose_secret())
         .env("HOLD_SECONDS", s.hold.as_secs().to_string());
     let result = tokio::task::spawn_blocking(move || command.output())
         .await

@@ -11,9 +11,9 @@ use temporalio_client::{WorkflowDescribeOptions, WorkflowExecutionStatus, Workfl
 
 fn queue_settings(cap: u64, rate: f64) -> seatline_config::Settings {
     let mut s = settings(300);
-    s.admission_active_cap = cap;
-    s.admission_rate = rate;
-    s.admission_tick_ms = 100;
+    s.waiting_room.active_cap = cap;
+    s.waiting_room.admission_rate = rate;
+    s.waiting_room.tick_ms = 100;
     s
 }
 
@@ -45,7 +45,7 @@ async fn signal_admission(app: &TestApp, schedule: ScheduleId, pause: bool) {
         .await
         .unwrap();
     let handle = client.get_workflow_handle::<AdmissionWorkflow>(admission_workflow_id(
-        &app.settings.task_queue,
+        &app.settings.temporal.task_queue,
         schedule,
     ));
     if pause {
@@ -78,7 +78,7 @@ async fn fifty_users_are_admitted_in_order_of_their_places() {
     let users = api.users(50).await;
     let tokens = join_all_users(api, &users, schedule).await;
     // A place is the seq inside the signed token; positions shift as others are admitted.
-    let signer = QueueTokenSigner::new(app.settings.queue_token_secret.expose_secret());
+    let signer = QueueTokenSigner::new(app.settings.secrets.queue_token.expose_secret());
     let tokens: Vec<(String, u64)> = tokens
         .into_iter()
         .map(|(t, _)| {
@@ -170,7 +170,7 @@ async fn the_cap_is_never_exceeded_with_several_apis() {
         }
     }))
     .await;
-    let mut redis = redis::Client::open(app.settings.redis_url.as_str())
+    let mut redis = redis::Client::open(app.settings.redis.url.as_str())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
@@ -232,7 +232,7 @@ async fn the_cap_is_never_exceeded_with_several_apis() {
         .count_workflows(
             format!(
                 "WorkflowId = '{}' AND ExecutionStatus = 'Running'",
-                admission_workflow_id(&app.settings.task_queue, schedule)
+                admission_workflow_id(&app.settings.temporal.task_queue, schedule)
             ),
             Default::default(),
         )
@@ -311,7 +311,7 @@ async fn the_gate_refuses_each_kind_of_bad_token_with_its_code() {
         .await;
     hold.assert_error(403, "WRONG_TOKEN_TURN");
     // A token past its expiry, signed with the real secret.
-    let stale = QueueTokenSigner::new(app.settings.queue_token_secret.expose_secret()).issue(
+    let stale = QueueTokenSigner::new(app.settings.secrets.queue_token.expose_secret()).issue(
         &QueueClaims {
             user: UserId::parse(&first.id).unwrap(),
             schedule,
@@ -390,7 +390,7 @@ async fn once_sold_out_waiting_users_see_it_and_nobody_is_admitted() {
         .await
         .unwrap();
     let handle = client.get_workflow_handle::<AdmissionWorkflow>(admission_workflow_id(
-        &app.settings.task_queue,
+        &app.settings.temporal.task_queue,
         schedule,
     ));
     let described = handle
@@ -479,7 +479,7 @@ async fn the_pre_queue_draws_places_and_lets_nobody_in_before_opening() {
         .assert_error(409, "BOOKING_CLOSED");
 
     // One after the other, in a known order.
-    let signer = QueueTokenSigner::new(app.settings.queue_token_secret.expose_secret());
+    let signer = QueueTokenSigner::new(app.settings.secrets.queue_token.expose_secret());
     let mut places = Vec::new();
     for user in &users {
         let joined = api.join(user, schedule).await;

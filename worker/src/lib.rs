@@ -25,10 +25,10 @@ pub struct SeatlineWorker {
 
 impl SeatlineWorker {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let (statement_timeout, lock_timeout) = settings.database_limits();
+        let (statement_timeout, lock_timeout) = settings.database.limits();
         let pool = seatline_storage::connect_bounded(
-            &settings.database_url,
-            settings.database_max_connections,
+            &settings.database.url,
+            settings.database.max_connections,
             DatabaseLimits {
                 statement_timeout,
                 lock_timeout,
@@ -42,13 +42,13 @@ impl SeatlineWorker {
         let runtime = Runtime::from_current_tokio(Default::default())
             .map_err(|e| anyhow::anyhow!("starting the Temporal runtime: {e}"))?;
         let client = connect_temporal(settings).await?;
-        let roles = settings.worker_roles;
+        let roles = settings.worker.roles;
         let mut workers = Vec::new();
         if roles.seats {
-            let redis = seatline_storage::connect_redis(&settings.redis_url)
+            let redis = seatline_storage::connect_redis(&settings.redis.url)
                 .await
                 .context("connecting to Redis (REDIS_URL)")?;
-            let options = WorkerOptions::new(settings.task_queue.clone())
+            let options = WorkerOptions::new(settings.temporal.task_queue.clone())
                 // A worker that dies hands its workflows on after this, not the 10 s default.
                 .sticky_queue_schedule_to_start_timeout(Duration::from_secs(3))
                 .register_workflow::<ReservationWorkflow>()
@@ -68,8 +68,11 @@ impl SeatlineWorker {
             ensure_sweeper(&client, settings).await?;
         }
         if roles.payments {
-            let options = WorkerOptions::new(settings.payment_task_queue.clone())
-                .register_activities(PaymentActivities::new(pool, settings.provider_url.clone()))
+            let options = WorkerOptions::new(settings.temporal.payment_task_queue.clone())
+                .register_activities(PaymentActivities::new(
+                    pool,
+                    settings.payments.provider_url.clone(),
+                ))
                 .build();
             workers.push(new_worker(&runtime, client, options)?);
         }
@@ -101,15 +104,15 @@ impl SeatlineWorker {
 /// however many workers start.
 async fn ensure_sweeper(client: &Client, settings: &Settings) -> anyhow::Result<()> {
     let input = SweeperInput {
-        interval_seconds: settings.sweep_interval_seconds,
-        grace_seconds: settings.sweep_grace_seconds,
-        reconcile_after_seconds: settings.reconcile_after_seconds,
-        task_queue: settings.task_queue.clone(),
-        payment_task_queue: settings.payment_task_queue.clone(),
+        interval_seconds: settings.worker.sweep_interval_seconds,
+        grace_seconds: settings.worker.sweep_grace_seconds,
+        reconcile_after_seconds: settings.payments.reconcile_after_seconds,
+        task_queue: settings.temporal.task_queue.clone(),
+        payment_task_queue: settings.temporal.payment_task_queue.clone(),
     };
     let options = WorkflowStartOptions::new(
-        settings.task_queue.clone(),
-        sweeper_workflow_id(&settings.task_queue),
+        settings.temporal.task_queue.clone(),
+        sweeper_workflow_id(&settings.temporal.task_queue),
     )
     .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
     .build();

@@ -5,7 +5,7 @@ use seatline_worker::SeatlineWorker;
 async fn main() -> anyhow::Result<()> {
     seatline_config::init_tracing("info,temporalio_sdk_core=warn");
     let settings = Settings::from_env()?;
-    if let Some(port) = settings.worker_metrics_port {
+    if let Some(port) = settings.worker.metrics_port {
         seatline_worker::serve_metrics(port)?;
     }
     let worker = SeatlineWorker::build(&settings).await?;

@@ -65,7 +65,10 @@ pub async fn checkout(
     let public = state.public_url.as_str();
     let response = state
         .http
-        .post(format!("{}/v1/payments", state.settings.provider_url))
+        .post(format!(
+            "{}/v1/payments",
+            state.settings.payments.provider_url
+        ))
         .json(&json!({
             "reservation_id": id,
             "amount": reservation.amount,
@@ -142,11 +145,11 @@ pub async fn webhook(
         .and_then(|v| v.to_str().ok())
         .ok_or(ApiError::InvalidSignature("missing signature"))?;
     webhook_signature::verify(
-        state.settings.webhook_secret.expose_secret(),
+        state.settings.secrets.webhook.expose_secret(),
         signature,
         &body,
         Utc::now().timestamp(),
-        state.settings.webhook_tolerance_seconds,
+        state.settings.payments.webhook_tolerance_seconds,
     )
     .map_err(|e| {
         ApiError::InvalidSignature(match e {
@@ -226,14 +229,17 @@ async fn start_checkout(
         reservation_id: reservation.id.to_string(),
         payment_id: payment_id.to_owned(),
         amount: reservation.amount,
-        payment_task_queue: s.payment_task_queue.clone(),
-        reconcile_after_seconds: s.reconcile_after_seconds,
+        payment_task_queue: s.temporal.payment_task_queue.clone(),
+        reconcile_after_seconds: s.payments.reconcile_after_seconds,
         abandon_at_ms: reservation.expires_at.timestamp_millis()
-            + s.reconcile_after_seconds as i64 * 1000,
+            + s.payments.reconcile_after_seconds as i64 * 1000,
     };
-    let options = WorkflowStartOptions::new(s.task_queue.clone(), checkout_workflow_id(payment_id))
-        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
-        .build();
+    let options = WorkflowStartOptions::new(
+        s.temporal.task_queue.clone(),
+        checkout_workflow_id(payment_id),
+    )
+    .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+    .build();
     let started = if signal {
         bounded(
             state,

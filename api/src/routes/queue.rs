@@ -41,8 +41,8 @@ pub async fn join(
         .await?
         .ok_or(ApiError::NotFound("schedule"))?;
     let now = Utc::now();
-    let pre_queue_from =
-        window.opens_at - chrono::Duration::seconds(state.settings.pre_queue_seconds as i64);
+    let pre_queue_from = window.opens_at
+        - chrono::Duration::seconds(state.settings.waiting_room.pre_queue_seconds as i64);
     let pre_queue = now < window.opens_at && now >= pre_queue_from;
     if !window.is_open(now) && !pre_queue {
         return Err(ApiError::BookingClosed);
@@ -58,7 +58,7 @@ pub async fn join(
             waiting_room::JoinError::Redis(e) => ApiError::from(e),
             waiting_room::JoinError::Database(e) => ApiError::from(e),
         })?;
-    let ttl_ms = (state.settings.queue_token_ttl_seconds as i64) * 1000;
+    let ttl_ms = (state.settings.waiting_room.token_ttl_seconds as i64) * 1000;
     // The same place always gets the same token: its expiry is pinned to the place.
     let claims = QueueClaims {
         user,
@@ -158,7 +158,7 @@ fn standing_of(state: &AppState, claims: &QueueClaims, standing: Standing) -> Qu
         } => {
             let rate = rate_per_second
                 .filter(|r| *r > 0.01)
-                .unwrap_or(state.settings.admission_rate)
+                .unwrap_or(state.settings.waiting_room.admission_rate)
                 .max(0.01);
             QueueStanding {
                 status: if sold_out {
