@@ -11,7 +11,7 @@ pub use account::{Email, Password, Role};
 pub use ids::{ConcertId, ReservationId, ScheduleId, SeatId, UserId};
 pub use money::{Amount, MAX_CHARGE};
 pub use reservation::{
-    Actor, BalanceEntryKind, HoldDuration, HoldResult, PaymentMethod, PaymentStatus,
+    Actor, AuditKind, BalanceEntryKind, HoldDuration, HoldResult, PaymentMethod, PaymentStatus,
     ProviderOutcome, QueueStatus, RefundReason, RefundResult, ReservationStatus, SeatStatus,
     Settlement, MAX_SEATS_PER_HOLD,
 };

@@ -217,6 +217,37 @@ string_enum!(
 );
 
 string_enum!(
+    /// A step of a reservation, as the audit log records it.
+    AuditKind {
+        Held => "HELD",
+        CheckoutStarted => "CHECKOUT_STARTED",
+        PaymentWebhook => "PAYMENT_WEBHOOK",
+        PaymentWebhookDuplicate => "PAYMENT_WEBHOOK_DUPLICATE",
+        PaymentReconciled => "PAYMENT_RECONCILED",
+        PaymentAbandoned => "PAYMENT_ABANDONED",
+        PaymentDeclined => "PAYMENT_DECLINED",
+        PaymentApplied => "PAYMENT_APPLIED",
+        Confirmed => "CONFIRMED",
+        Expired => "EXPIRED",
+        Cancelled => "CANCELLED",
+        Refunded => "REFUNDED",
+    }
+);
+
+impl AuditKind {
+    /// The step that ends a reservation in `status`.
+    pub fn ended(status: ReservationStatus) -> Self {
+        match status {
+            ReservationStatus::Held => Self::Held,
+            ReservationStatus::Confirmed => Self::Confirmed,
+            ReservationStatus::Expired => Self::Expired,
+            ReservationStatus::Cancelled => Self::Cancelled,
+            ReservationStatus::Refunded => Self::Refunded,
+        }
+    }
+}
+
+string_enum!(
     /// Who did a step of a reservation, as the audit log records it.
     Actor {
         User => "USER",

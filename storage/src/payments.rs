@@ -1,7 +1,7 @@
 //! Card payments made through the provider: checkout, webhook events, refunds.
 
 use crate::{decode, reservations::record_event, Actor};
-use seatline_domain::{PaymentStatus, ProviderOutcome, ReservationId, UserId};
+use seatline_domain::{AuditKind, PaymentStatus, ProviderOutcome, ReservationId, UserId};
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -40,7 +40,7 @@ pub async fn create_card_payment(
     record_event(
         &mut tx,
         reservation,
-        "CHECKOUT_STARTED",
+        AuditKind::CheckoutStarted,
         Actor::User,
         json!({ "payment_id": provider_payment_id, "amount": amount }),
     )
@@ -85,12 +85,12 @@ pub enum OutcomeSource {
 }
 
 impl OutcomeSource {
-    fn audit_kind(self, first: bool) -> &'static str {
+    fn audit_kind(self, first: bool) -> AuditKind {
         match (self, first) {
-            (OutcomeSource::Webhook, true) => "PAYMENT_WEBHOOK",
-            (OutcomeSource::Webhook, false) => "PAYMENT_WEBHOOK_DUPLICATE",
-            (OutcomeSource::Reconciliation, _) => "PAYMENT_RECONCILED",
-            (OutcomeSource::Abandoned, _) => "PAYMENT_ABANDONED",
+            (OutcomeSource::Webhook, true) => AuditKind::PaymentWebhook,
+            (OutcomeSource::Webhook, false) => AuditKind::PaymentWebhookDuplicate,
+            (OutcomeSource::Reconciliation, _) => AuditKind::PaymentReconciled,
+            (OutcomeSource::Abandoned, _) => AuditKind::PaymentAbandoned,
         }
     }
 
@@ -313,7 +313,7 @@ pub async fn record_refund(
     record_event(
         &mut tx,
         ReservationId::from(payment.reservation_id),
-        "REFUNDED",
+        AuditKind::Refunded,
         Actor::System,
         json!({ "payment_id": provider_payment_id, "refund_id": refund_id,
                 "amount": payment.amount, "method": "CARD", "reason": reason }),

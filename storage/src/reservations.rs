@@ -5,7 +5,8 @@ use crate::decode;
 use crate::{constraint, violated_constraint, Actor};
 use chrono::{DateTime, Utc};
 use seatline_domain::{
-    PaymentMethod, PaymentStatus, ReservationId, ReservationStatus, ScheduleId, SeatStatus, UserId,
+    AuditKind, PaymentMethod, PaymentStatus, ReservationId, ReservationStatus, ScheduleId,
+    SeatStatus, UserId,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -190,7 +191,7 @@ pub async fn hold_seats(pool: &PgPool, req: HoldRequest<'_>) -> Result<Reservati
     record_event(
         &mut tx,
         req.reservation,
-        "HELD",
+        AuditKind::Held,
         Actor::User,
         json!({ "seat_ids": ids, "amount": amount, "expires_at": expires_at }),
     )
@@ -307,7 +308,7 @@ pub async fn confirm_with_balance(
         record_event(
             &mut tx,
             id,
-            "PAYMENT_DECLINED",
+            AuditKind::PaymentDeclined,
             Actor::User,
             json!({ "reason": "INSUFFICIENT_BALANCE", "balance": balance, "amount": row.amount }),
         )
@@ -452,11 +453,11 @@ async fn sell_and_confirm(
     )
     .execute(&mut **tx)
     .await?;
-    record_event(tx, id, "PAYMENT_APPLIED", actor, payment).await?;
+    record_event(tx, id, AuditKind::PaymentApplied, actor, payment).await?;
     record_event(
         tx,
         id,
-        "CONFIRMED",
+        AuditKind::Confirmed,
         actor,
         json!({ "seats_sold": sold.rows_affected() }),
     )
@@ -571,7 +572,7 @@ async fn release(
     } else {
         json!({ "released_seat_ids": released })
     };
-    record_event(&mut tx, id, to.as_str(), actor, details).await?;
+    record_event(&mut tx, id, AuditKind::ended(to), actor, details).await?;
     tx.commit().await?;
     Ok(Released {
         status: Some(to),
@@ -602,14 +603,14 @@ pub async fn stale_holds(
 pub(crate) async fn record_event(
     tx: &mut Transaction<'_, Postgres>,
     id: ReservationId,
-    kind: &str,
+    kind: AuditKind,
     actor: Actor,
     details: Value,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO reservation_events (reservation_id, kind, actor, details) VALUES ($1, $2, $3, $4)",
         id.as_uuid(),
-        kind,
+        kind.as_str(),
         actor.as_str(),
         details
     )
