@@ -76,7 +76,7 @@ browser_tests() {
   export TASK_QUEUE="test-$SEATLINE_TEST_RUN-browser" PAYMENT_TASK_QUEUE="test-$SEATLINE_TEST_RUN-browser-payments"
   export PROVIDER_PORT=18090 PROVIDER_URL=http://127.0.0.1:18090 ADMISSION_TICK_MS=100 ADMISSION_RATE=1000
   # Every page test signs up from 127.0.0.1.
-  export RATE_LIMIT_ACCOUNTS_PER_HOUR=0 RATE_LIMIT_LOGINS_PER_MINUTE=0
+  export RATE_LIMIT_ACCOUNTS_PER_HOUR=0 RATE_LIMIT_LOGINS_PER_MINUTE=0 RATE_LIMIT_ADDRESS_REQUESTS_PER_SECOND=0
   "$bin/seatline-api" seed >"$STACK_DIR/browser-seed.log" 2>&1
   local pids=()
   "$bin/seatline-provider" >"$STACK_DIR/browser-provider.log" 2>&1 & pids+=($!)

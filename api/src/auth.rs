@@ -47,8 +47,9 @@ pub fn authenticate(state: &AppState, token: &str) -> Result<AccessClaims, ApiEr
     Ok(claims)
 }
 
-/// The caller: a valid access token of a live session. Each account's requests count against
-/// `RATE_LIMIT_USER_REQUESTS_PER_SECOND`.
+/// The caller: a valid access token of a live session. Its requests count against
+/// `RATE_LIMIT_USER_REQUESTS_PER_SECOND` for the account and
+/// `RATE_LIMIT_ADDRESS_REQUESTS_PER_SECOND` for the client address.
 pub struct Caller(pub AccessClaims);
 
 impl Caller {
@@ -74,9 +75,25 @@ impl FromRequestParts<AppState> for Caller {
         let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthorized)?;
         let claims = authenticate(state, token)?;
         tracing::Span::current().record("user_id", tracing::field::display(claims.user));
-        let per_second = state.settings.limits.user_requests_per_second;
-        let rate = Rate::per_second("user", per_second, per_second.saturating_mul(2));
-        rate_limit::check(state, rate, &claims.user.to_string()).await?;
+        let limits = &state.settings.limits;
+        let per_user = limits.user_requests_per_second;
+        let per_address = limits.address_requests_per_second;
+        let user = claims.user.to_string();
+        let address = rate_limit::client_ip(parts, state);
+        rate_limit::check_all(
+            state,
+            &[
+                (
+                    Rate::per_second("user", per_user, per_user.saturating_mul(2)),
+                    &user,
+                ),
+                (
+                    Rate::per_second("address", per_address, per_address.saturating_mul(2)),
+                    &address,
+                ),
+            ],
+        )
+        .await?;
         Ok(Self(claims))
     }
 }

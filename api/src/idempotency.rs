@@ -1,6 +1,7 @@
 //! `Idempotency-Key` on state-changing POSTs: a replay of the same request returns the first
 //! answer (status and body); the same key with another body is 422; a replay while the first
-//! is still running is 409. Keys are scoped to the caller and kept 24 hours.
+//! is still running is 409. Keys are scoped to the caller (requests without a valid bearer
+//! token are never replayed) and kept 24 hours.
 
 use crate::{
     auth::{authenticate, bearer_token},
@@ -41,11 +42,14 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
                 .into_response()
         }
     };
-    // Scoped to the caller: the user of a valid bearer token, or anonymous.
-    let scope = bearer_token(req.headers())
+    // Scoped to the caller. Anonymous requests (the demo login) are not replayed: one
+    // caller's key must never return another's answer, and those answers carry tokens.
+    let Some(scope) = bearer_token(req.headers())
         .and_then(|t| authenticate(&state, t).ok())
         .map(|claims| format!("user:{}", claims.user))
-        .unwrap_or_else(|| "anonymous".to_owned());
+    else {
+        return next.run(req).await;
+    };
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
         return ApiError::MalformedJson("body too large or unreadable".into()).into_response();

@@ -50,21 +50,28 @@ impl Rate {
     }
 }
 
-/// KEYS[1]: the bucket. ARGV: emission interval (µs), burst. Answers 0 when allowed, else the
-/// milliseconds until the next request would be.
+/// One bucket per key: KEYS[i] with ARGV[2i-1] its emission interval (µs) and ARGV[2i] its
+/// burst. The request counts against every bucket only if every one allows it. Answers 0
+/// when allowed, else the milliseconds until it would be.
 static GCRA: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-        local interval = tonumber(ARGV[1])
-        local tolerance = interval * tonumber(ARGV[2])
-        local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-        if tat < now then tat = now end
-        local new_tat = tat + interval
-        local wait = new_tat - now - tolerance
-        if wait > 0 then return math.ceil(wait / 1000) end
-        redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000) + 1)
+        local next_tats, longest = {}, 0
+        for i, key in ipairs(KEYS) do
+          local interval = tonumber(ARGV[2 * i - 1])
+          local tolerance = interval * tonumber(ARGV[2 * i])
+          local tat = tonumber(redis.call('GET', key) or now)
+          if tat < now then tat = now end
+          next_tats[i] = tat + interval
+          local wait = next_tats[i] - now - tolerance
+          if wait > longest then longest = wait end
+        end
+        if longest > 0 then return math.ceil(longest / 1000) end
+        for i, key in ipairs(KEYS) do
+          redis.call('SET', key, next_tats[i], 'PX', math.ceil((next_tats[i] - now) / 1000) + 1)
+        end
         return 0
         ",
     )
@@ -72,27 +79,41 @@ static GCRA: LazyLock<Script> = LazyLock::new(|| {
 
 /// Counts one request of `key` against `rate`; `Err(RateLimited)` past it.
 pub async fn check(state: &AppState, rate: Rate, key: &str) -> Result<(), ApiError> {
-    if rate.is_off() {
+    check_all(state, &[(rate, key)]).await
+}
+
+/// Counts one request against every `(rate, key)` at once, in one Redis round trip;
+/// `Err(RateLimited)` if any is past its limit, and then none is charged.
+pub async fn check_all(state: &AppState, limits: &[(Rate, &str)]) -> Result<(), ApiError> {
+    let mut invocation = GCRA.prepare_invoke();
+    let mut any = false;
+    for (rate, key) in limits.iter().filter(|(rate, _)| !rate.is_off()) {
+        let interval_us = rate.period_ms * 1_000 / u64::from(rate.per_period);
+        invocation
+            .key(format!("ratelimit:{}:{key}", rate.name))
+            .arg(interval_us)
+            .arg(rate.burst.max(1));
+        any = true;
+    }
+    if !any {
         return Ok(());
     }
-    let interval_us = rate.period_ms * 1_000 / u64::from(rate.per_period);
     let mut redis = state.redis.clone();
-    let answer: Result<u64, _> = GCRA
-        .key(format!("ratelimit:{}:{key}", rate.name))
-        .arg(interval_us)
-        .arg(rate.burst.max(1))
-        .invoke_async(&mut redis)
-        .await;
+    let answer: Result<u64, _> = invocation.invoke_async(&mut redis).await;
+    let names = || {
+        let names: Vec<&str> = limits.iter().map(|(rate, _)| rate.name).collect();
+        names.join(",")
+    };
     match answer {
         Ok(0) => Ok(()),
         Ok(wait_ms) => {
-            metrics::counter!("rate_limited_total", "limit" => rate.name).increment(1);
+            metrics::counter!("rate_limited_total", "limit" => names()).increment(1);
             Err(ApiError::RateLimited {
                 retry_after_seconds: wait_ms.div_ceil(1_000).max(1),
             })
         }
         Err(err) => {
-            tracing::warn!(error = %err, limit = rate.name, "rate limit not checked: Redis");
+            tracing::warn!(error = %err, limits = names(), "rate limit not checked: Redis");
             Ok(())
         }
     }
@@ -113,22 +134,27 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if state.settings.limits.trust_forwarded_for {
-            let forwarded = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .map(str::trim)
-                .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
-            if let Some(ip) = forwarded {
-                return Ok(Self(ip.to_owned()));
-            }
-        }
-        let peer = parts
-            .extensions
-            .get::<PeerAddr>()
-            .map(|p| p.0.ip().to_string());
-        Ok(Self(peer.unwrap_or_else(|| "unknown".to_owned())))
+        Ok(Self(client_ip(parts, state)))
     }
+}
+
+/// The client's address for `parts` (see `ClientIp`).
+pub fn client_ip(parts: &Parts, state: &AppState) -> String {
+    if state.settings.limits.trust_forwarded_for {
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
+        if let Some(ip) = forwarded {
+            return ip.to_owned();
+        }
+    }
+    let peer = parts
+        .extensions
+        .get::<PeerAddr>()
+        .map(|p| p.0.ip().to_string());
+    peer.unwrap_or_else(|| "unknown".to_owned())
 }

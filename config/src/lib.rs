@@ -181,6 +181,9 @@ pub struct LimitSettings {
     /// `RATE_LIMIT_USER_REQUESTS_PER_SECOND`: requests per account to the line, the seat map
     /// and reservations, with a burst of twice as many (10).
     pub user_requests_per_second: u32,
+    /// `RATE_LIMIT_ADDRESS_REQUESTS_PER_SECOND`: authenticated requests per client address,
+    /// burst twice as many (200: buyers behind one NAT share an address).
+    pub address_requests_per_second: u32,
     /// `TRUST_FORWARDED_FOR`: take the client address from `X-Forwarded-For` (set it only
     /// behind a proxy that overwrites the header).
     pub trust_forwarded_for: bool,
@@ -330,6 +333,8 @@ impl Settings {
                 max_seats_per_buyer: number("MAX_SEATS_PER_BUYER", 4)?.clamp(1, 1_000) as u32,
                 accounts_per_hour: number("RATE_LIMIT_ACCOUNTS_PER_HOUR", 30)? as u32,
                 logins_per_minute: number("RATE_LIMIT_LOGINS_PER_MINUTE", 10)? as u32,
+                address_requests_per_second: number("RATE_LIMIT_ADDRESS_REQUESTS_PER_SECOND", 200)?
+                    as u32,
                 user_requests_per_second: number("RATE_LIMIT_USER_REQUESTS_PER_SECOND", 10)? as u32,
                 trust_forwarded_for: text("TRUST_FORWARDED_FOR", "false") == "true",
             },

@@ -148,6 +148,7 @@ impl Scenario {
         set("RATE_LIMIT_ACCOUNTS_PER_HOUR", "0".into());
         set("RATE_LIMIT_LOGINS_PER_MINUTE", "0".into());
         set("RATE_LIMIT_USER_REQUESTS_PER_SECOND", "0".into());
+        set("RATE_LIMIT_ADDRESS_REQUESTS_PER_SECOND", "0".into());
         // The scenarios' buyers retry after a lost hold; the limit is tested elsewhere.
         set("MAX_SEATS_PER_BUYER", "1000".into());
         set("API_HOST", "127.0.0.1".into());

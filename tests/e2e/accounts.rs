@@ -494,3 +494,77 @@ async fn one_buyer_gets_at_most_their_share_even_asking_all_at_once() {
     let other = api.user("Fan").await;
     assert_eq!(api.hold(&other, schedule, &free[1..3]).await.status, 201);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_accounts_from_one_address_share_its_limit() {
+    let mut settings = settings(300);
+    settings.limits.address_requests_per_second = 2;
+    settings.limits.trust_forwarded_for = true;
+    let app = TestApp::spawn_api_only(settings).await;
+    let api = &app.api;
+    let id = uuid::Uuid::new_v4();
+    let [a, b, c, d] = [4, 5, 6, 7].map(|i| id.as_bytes()[i] % 250 + 1);
+    let (crowded, quiet) = (format!("{a}.{b}.{c}.{d}"), format!("{d}.{c}.{b}.{a}"));
+    let users = api.users(4).await;
+    let get_from = |ip: String, token: String| {
+        let api = api.clone();
+        async move {
+            api.http
+                .get(format!("{}/api/v1/users/me/balance", api.base))
+                .bearer_auth(token)
+                .header("x-forwarded-for", ip)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // Four accounts, three requests each, all from one address: 2 a second, burst 4.
+    let statuses = join_all(
+        users
+            .iter()
+            .flat_map(|u| std::iter::repeat_n(u.token.clone(), 3))
+            .map(|t| get_from(crowded.clone(), t)),
+    )
+    .await;
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(limited >= 6, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "{statuses:?}"
+    );
+    // The same accounts from another address are not limited by the first.
+    assert_eq!(get_from(quiet, users[0].token.clone()).await, 200);
+}
+
+/// An anonymous request is never replayed from another's answer: two demo logins under one
+/// Idempotency-Key are two accounts, and no stored answer holds their tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_idempotency_keys_are_not_shared() {
+    let app = TestApp::spawn_api_only(settings(300)).await;
+    let api = &app.api;
+    let key = uuid::Uuid::new_v4().to_string();
+    let mut ids = Vec::new();
+    for name in ["First", "Second"] {
+        let res = api
+            .http
+            .post(format!("{}/api/v1/users", api.base))
+            .header("idempotency-key", &key)
+            .json(&json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        assert!(res.headers().get("idempotent-replayed").is_none());
+        let body: Value = res.json().await.unwrap();
+        ids.push(body["user_id"].as_str().unwrap().to_owned());
+    }
+    assert_ne!(ids[0], ids[1]);
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM idempotency_keys WHERE key = $1")
+        .bind(&key)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0);
+}

@@ -34,6 +34,7 @@ pub fn settings(hold_seconds: u64) -> Settings {
     settings.limits.accounts_per_hour = 0;
     settings.limits.logins_per_minute = 0;
     settings.limits.user_requests_per_second = 0;
+    settings.limits.address_requests_per_second = 0;
     // Tests that buy more than a buyer's share use one buyer; the limit test sets its own.
     settings.limits.max_seats_per_buyer = 1_000;
     settings
@@ -558,6 +559,10 @@ impl Process {
             .env(
                 "RATE_LIMIT_USER_REQUESTS_PER_SECOND",
                 settings.limits.user_requests_per_second.to_string(),
+            )
+            .env(
+                "RATE_LIMIT_ADDRESS_REQUESTS_PER_SECOND",
+                settings.limits.address_requests_per_second.to_string(),
             )
             .env(
                 "MAX_SEATS_PER_BUYER",

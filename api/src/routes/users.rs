@@ -12,13 +12,11 @@ use seatline_domain::{Role, UserId, UserName};
 /// Development mode only: a demo user (a name, no password) and its tokens.
 #[utoipa::path(post, path = "/users", tag = "accounts",
     request_body = NewUser,
-    params(("Idempotency-Key" = Option<String>, Header, description = "replays return the first answer")),
     responses(
         (status = 201, description = "created", body = CreatedUser),
         (status = 400, description = "MALFORMED_JSON", body = ErrorBody),
         (status = 403, description = "FORBIDDEN: production mode has no demo login", body = ErrorBody),
-        (status = 409, description = "IDEMPOTENCY_IN_PROGRESS", body = ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED · IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED", body = ErrorBody),
         (status = 429, description = "RATE_LIMITED: too many accounts from this address (`Retry-After`)", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(user_id))]
