@@ -271,6 +271,14 @@ pub struct SeatStreamEvent<'a> {
     pub changes: &'a [seat_cache::SeatChange],
 }
 
+/// A ticket to open the seat-change stream: `GET .../seats/stream?ticket=…` within
+/// `expires_in` seconds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StreamTicket {
+    pub ticket: String,
+    pub expires_in: u64,
+}
+
 /// Where a buyer stands in line.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueStanding {

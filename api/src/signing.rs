@@ -5,7 +5,7 @@
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
-use seatline_domain::{Role, UserId};
+use seatline_domain::{Role, ScheduleId, UserId};
 use sha2::Sha256;
 use std::sync::Arc;
 
@@ -132,6 +132,41 @@ impl TokenSigner {
     }
 }
 
+/// Stream tickets: who may open a schedule's seat-change stream, for a few seconds. A browser's
+/// EventSource can't send headers, so it carries one of these in the query string instead of
+/// the bearer token (which would end up in logs and history).
+#[derive(Clone)]
+pub struct StreamTickets(Signer);
+
+impl StreamTickets {
+    pub const TTL_MS: i64 = 30_000;
+
+    pub fn new(secret: &str) -> Self {
+        Self(Signer::new(secret, b"seatline-stream:"))
+    }
+
+    pub fn issue(&self, user: UserId, schedule: ScheduleId, now_ms: i64) -> String {
+        let mut payload = Vec::with_capacity(40);
+        payload.extend_from_slice(user.as_uuid().as_bytes());
+        payload.extend_from_slice(schedule.as_uuid().as_bytes());
+        payload.extend_from_slice(&(now_ms + Self::TTL_MS).to_be_bytes());
+        self.0.sign(&payload)
+    }
+
+    /// The user a valid, unexpired ticket for `schedule` was issued to.
+    pub fn verify(&self, ticket: &str, schedule: ScheduleId, now_ms: i64) -> Option<UserId> {
+        let payload = self.0.open(ticket)?;
+        if payload.len() != 40 || payload[16..32] != *schedule.as_uuid().as_bytes() {
+            return None;
+        }
+        let expires_at_ms = i64::from_be_bytes(payload[32..40].try_into().ok()?);
+        if now_ms >= expires_at_ms {
+            return None;
+        }
+        Some(UserId::from(uuid::Uuid::from_slice(&payload[..16]).ok()?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +181,34 @@ mod tests {
         for garbage in ["", ".", "abc", "a.b", "!!!.???"] {
             assert_eq!(signer.open(garbage), None);
         }
+    }
+
+    #[test]
+    fn stream_tickets_open_one_schedule_for_a_few_seconds() {
+        let tickets = StreamTickets::new("secret");
+        let (user, schedule) = (UserId::new(), ScheduleId::new());
+        let ticket = tickets.issue(user, schedule, 1_000);
+        assert_eq!(tickets.verify(&ticket, schedule, 1_000), Some(user));
+        assert_eq!(
+            tickets.verify(&ticket, schedule, 1_000 + StreamTickets::TTL_MS),
+            None
+        );
+        assert_eq!(tickets.verify(&ticket, ScheduleId::new(), 1_000), None);
+        assert_eq!(
+            StreamTickets::new("other").verify(&ticket, schedule, 1_000),
+            None
+        );
+        let access = TokenSigner::new("secret").issue(&AccessClaims {
+            user,
+            session: uuid::Uuid::new_v4(),
+            role: Role::Buyer,
+            expires_at: i64::MAX,
+        });
+        assert_eq!(
+            tickets.verify(&access, schedule, 0),
+            None,
+            "a bearer token is no ticket"
+        );
     }
 
     #[test]

@@ -83,6 +83,10 @@ impl Application {
             temporal,
             tokens: TokenSigner::new(settings.secrets.auth.expose_secret()),
             revocations: revocations.clone(),
+            stream_tickets: crate::signing::StreamTickets::new(
+                settings.secrets.auth.expose_secret(),
+            ),
+            open_streams: Default::default(),
             http,
             public_url: Arc::new(public_url),
             queue_tokens: QueueTokenSigner::new(settings.secrets.queue_token.expose_secret()),

@@ -37,6 +37,9 @@ pub struct Shared {
     pub tokens: TokenSigner,
     /// Sessions ended recently: their access tokens are refused.
     pub revocations: SessionRevocations,
+    pub stream_tickets: crate::signing::StreamTickets,
+    /// Seat-change streams open on this process, per account (`MAX_STREAMS_PER_ACCOUNT`).
+    pub open_streams: Mutex<HashMap<seatline_domain::UserId, usize>>,
     pub seat_maps: crate::seat_map::SeatMaps,
     pub catalog: crate::catalog_cache::CatalogCache,
     /// For calls to the payment provider.

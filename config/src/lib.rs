@@ -184,6 +184,9 @@ pub struct LimitSettings {
     /// `RATE_LIMIT_ADDRESS_REQUESTS_PER_SECOND`: authenticated requests per client address,
     /// burst twice as many (200: buyers behind one NAT share an address).
     pub address_requests_per_second: u32,
+    /// `MAX_STREAMS_PER_ACCOUNT`: seat-change streams one account may hold open on one API
+    /// process (4).
+    pub streams_per_account: usize,
     /// `TRUST_FORWARDED_FOR`: take the client address from `X-Forwarded-For` (set it only
     /// behind a proxy that overwrites the header).
     pub trust_forwarded_for: bool,
@@ -336,6 +339,7 @@ impl Settings {
                 address_requests_per_second: number("RATE_LIMIT_ADDRESS_REQUESTS_PER_SECOND", 200)?
                     as u32,
                 user_requests_per_second: number("RATE_LIMIT_USER_REQUESTS_PER_SECOND", 10)? as u32,
+                streams_per_account: number("MAX_STREAMS_PER_ACCOUNT", 4)?.max(1) as usize,
                 trust_forwarded_for: text("TRUST_FORWARDED_FOR", "false") == "true",
             },
         }

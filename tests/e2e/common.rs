@@ -37,6 +37,8 @@ pub fn settings(hold_seconds: u64) -> Settings {
     settings.limits.address_requests_per_second = 0;
     // Tests that buy more than a buyer's share use one buyer; the limit test sets its own.
     settings.limits.max_seats_per_buyer = 1_000;
+    // One reader account watches a thousand streams in the stream test.
+    settings.limits.streams_per_account = 10_000;
     settings
 }
 
@@ -430,6 +432,14 @@ impl Api {
             .await
     }
 
+    /// A ticket for the schedule's seat-change stream, as the page gets one.
+    pub async fn stream_ticket(&self, user: &User, schedule: ScheduleId) -> String {
+        let path = format!("/api/v1/schedules/{schedule}/seats/stream-tickets");
+        let reply = self.as_user(user, Method::POST, &path, None).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body["ticket"].as_str().unwrap().to_owned()
+    }
+
     /// Seat id → status, from the seat map.
     pub async fn seat_statuses(&self, user: &User, schedule: ScheduleId) -> Vec<(i64, String)> {
         let reader = self.reader(schedule).await;
@@ -563,6 +573,10 @@ impl Process {
             .env(
                 "RATE_LIMIT_ADDRESS_REQUESTS_PER_SECOND",
                 settings.limits.address_requests_per_second.to_string(),
+            )
+            .env(
+                "MAX_STREAMS_PER_ACCOUNT",
+                settings.limits.streams_per_account.to_string(),
             )
             .env(
                 "MAX_SEATS_PER_BUYER",

@@ -82,9 +82,10 @@ async fn another_api_process_sees_a_hold_within_a_second_live() {
         )
         .await;
     assert_eq!(first.status, 200);
+    let ticket = other.stream_ticket(&watcher, schedule).await;
     let stream_url = format!(
-        "{}/api/v1/schedules/{schedule}/seats/stream?token={}&queue_token={}",
-        other.base, watcher.token, queue_token
+        "{}/api/v1/schedules/{schedule}/seats/stream?ticket={ticket}",
+        other.base
     );
     let response = reqwest::Client::new().get(stream_url).send().await.unwrap();
     assert_eq!(response.status(), 200);
@@ -265,10 +266,10 @@ async fn one_process_serves_a_thousand_live_streams() {
     let app = TestApp::spawn().await;
     let (schedule, seats) = app.schedule(1, 2).await;
     let reader = app.api.reader(schedule).await;
-    let queue = reader.queue.lock().unwrap().clone().unwrap().1;
+    let ticket = app.api.stream_ticket(&reader, schedule).await;
     let url = format!(
-        "{}/api/v1/schedules/{schedule}/seats/stream?token={}&queue_token={}",
-        app.api.base, reader.token, queue
+        "{}/api/v1/schedules/{schedule}/seats/stream?ticket={ticket}",
+        app.api.base
     );
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
@@ -300,4 +301,76 @@ async fn one_process_serves_a_thousand_live_streams() {
     }))
     .await;
     assert_eq!(got.iter().filter(|ok| **ok).count(), 1_000);
+}
+
+/// The stream opens with a short-lived ticket (or with headers), never with the bearer token
+/// in the query string; one account holds at most `MAX_STREAMS_PER_ACCOUNT` streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_open_with_tickets_and_are_bounded_per_account() {
+    let mut settings = settings(300);
+    settings.limits.streams_per_account = 2;
+    let app = TestApp::spawn_with(settings).await;
+    let api = &app.api;
+    let (schedule, _) = app.schedule(1, 2).await;
+    let (other_schedule, _) = app.schedule(1, 2).await;
+    let watcher = api.user("Watcher").await;
+    api.admit(&watcher, schedule).await;
+    let url = |query: String| {
+        format!(
+            "{}/api/v1/schedules/{schedule}/seats/stream?{query}",
+            api.base
+        )
+    };
+    let http = reqwest::Client::new();
+    let status = |query: String| {
+        let (http, url) = (http.clone(), url(query));
+        async move { http.get(url).send().await.unwrap() }
+    };
+
+    // The old way, the bearer token in the query, is refused; so are forged and foreign tickets.
+    let refused = status(format!("token={}", watcher.token)).await;
+    assert_eq!(refused.status(), 401);
+    assert_eq!(status("ticket=garbage".into()).await.status(), 401);
+    let reader = api.reader(other_schedule).await;
+    let foreign = api.stream_ticket(&reader, other_schedule).await;
+    assert_eq!(status(format!("ticket={foreign}")).await.status(), 401);
+    // A ticket needs a turn.
+    let stranger = api.user("Stranger").await;
+    let asked = api
+        .send(
+            Method::POST,
+            &format!("/api/v1/schedules/{schedule}/seats/stream-tickets"),
+            Some(&stranger.token),
+            None,
+        )
+        .await;
+    asked.assert_error(401, "TOKEN_NOT_FOUND");
+
+    // Two streams per account; a third waits for one to end.
+    let ticket = api.stream_ticket(&watcher, schedule).await;
+    let first = status(format!("ticket={ticket}")).await;
+    assert_eq!(first.status(), 200);
+    let second = status(format!("ticket={ticket}")).await;
+    assert_eq!(second.status(), 200);
+    let third = status(format!("ticket={ticket}")).await;
+    assert_eq!(third.status(), 429);
+    assert!(third.headers().contains_key("retry-after"));
+    drop(first);
+    eventually(Duration::from_secs(5), || {
+        let (http, url) = (http.clone(), url(format!("ticket={ticket}")));
+        async move { http.get(url).send().await.unwrap().status() == 200 }
+    })
+    .await;
+    // With headers, as a non-browser client would.
+    let other_user = api.user("Headers").await;
+    api.admit(&other_user, schedule).await;
+    let queue_other = other_user.queue.lock().unwrap().clone().unwrap().1;
+    let by_headers = http
+        .get(url(String::new()))
+        .bearer_auth(&other_user.token)
+        .header("x-queue-token", &queue_other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_headers.status(), 200);
 }

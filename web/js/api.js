@@ -127,9 +127,13 @@ export const api = {
   /** Only the statuses, one letter per seat in the seat map's order: `{statuses: "AAHS…"}`. */
   seatStatuses: (scheduleId) => request('GET', `/api/v1/schedules/${id(scheduleId)}/seats?format=compact`,
     { queueToken: queueTokens.get(scheduleId) }),
-  /** The Server-Sent Events of seat changes; EventSource sends no headers, so the tokens go in the query. */
-  seatStreamUrl: (scheduleId) => `/api/v1/schedules/${id(scheduleId)}/seats/stream?token=${id(state.user.token)}`
-    + `&queue_token=${id(queueTokens.get(scheduleId) || '')}`,
+  /** The Server-Sent Events of seat changes. EventSource sends no headers: a short-lived ticket
+   *  goes in the query, never the bearer token. */
+  seatStreamUrl: async (scheduleId) => {
+    const { ticket } = await request('POST', `/api/v1/schedules/${id(scheduleId)}/seats/stream-tickets`,
+      { queueToken: queueTokens.get(scheduleId) });
+    return `/api/v1/schedules/${id(scheduleId)}/seats/stream?ticket=${id(ticket)}`;
+  },
 
   hold: (scheduleId, seatIds, idempotencyKey) => request('POST', '/api/v1/reservations',
     { body: { schedule_id: scheduleId, seat_ids: seatIds }, queueToken: queueTokens.get(scheduleId), idempotencyKey }),

@@ -2,10 +2,11 @@ use crate::{
     auth::AuthUser,
     auth::{authenticate, bearer_token},
     catalog_cache::Listing,
-    dto::{ConcertList, ErrorBody, ScheduleList, SeatLayout, SeatMapBody},
+    dto::{ConcertList, ErrorBody, ScheduleList, SeatLayout, SeatMapBody, StreamTicket},
     error::{ApiError, ApiResult},
     extract::IdPath,
     seat_map::ScheduleMap,
+    signing::StreamTickets,
     state::AppState,
     waiting_room::{require_turn, QueueTokenHeader},
 };
@@ -19,7 +20,7 @@ use axum::{
 };
 use bytes::Bytes;
 use futures::Stream;
-use seatline_domain::{ConcertId, ScheduleId};
+use seatline_domain::{ConcertId, ScheduleId, UserId};
 use seatline_storage::catalog;
 use serde::{Deserialize, Serialize};
 use std::{convert::Infallible, sync::Arc};
@@ -201,26 +202,55 @@ pub async fn seat_layout(State(state): State<AppState>, IdPath(id): IdPath) -> A
         .into_response())
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct StreamQuery {
-    /// The bearer token, for clients that can't send headers (EventSource).
-    token: Option<String>,
-    /// The queue token, likewise.
-    queue_token: Option<String>,
-}
-
-/// Server-sent events of seat changes (`event: seats`, data `{version, changes}`). Browsers'
-/// EventSource sends no headers, so the tokens may come as `?token=…&queue_token=…`.
-#[utoipa::path(get, path = "/schedules/{schedule_id}/seats/stream", tag = "catalog",
+/// A ticket for the seat-change stream of a schedule, for a buyer whose turn it is. Browsers'
+/// EventSource sends no headers; the ticket goes in the query instead of the bearer token.
+#[utoipa::path(post, path = "/schedules/{schedule_id}/seats/stream-tickets", tag = "catalog",
     security(("bearer" = [])),
-    params(("schedule_id" = Uuid, Path), StreamQuery,
-           ("X-Queue-Token" = Option<String>, Header, description = "an ACTIVE place in line")),
+    params(("schedule_id" = Uuid, Path),
+           ("X-Queue-Token" = String, Header, description = "an ACTIVE place in line")),
     responses(
-        (status = 200, description = "`event: seats` with `{version, changes: [{seat_id, status}]}`; `event: resync` when the client fell behind", content_type = "text/event-stream", body = String),
+        (status = 201, description = "a ticket valid for 30 seconds", body = StreamTicket),
         (status = 401, description = "UNAUTHORIZED · TOKEN_NOT_FOUND · TOKEN_EXPIRED", body = ErrorBody),
         (status = 403, description = "WRONG_TOKEN_TURN (details.position)", body = ErrorBody),
         (status = 404, description = "NOT_FOUND (unknown schedule)", body = ErrorBody),
+    ))]
+pub async fn stream_ticket(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    QueueTokenHeader(token): QueueTokenHeader,
+    IdPath(id): IdPath,
+) -> ApiResult<(StatusCode, axum::Json<StreamTicket>)> {
+    let schedule = ScheduleId::from(id);
+    schedule_map(&state, schedule).await?;
+    require_turn(&state, user, token.as_deref(), schedule).await?;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(StreamTicket {
+            ticket: state.stream_tickets.issue(user, schedule, now_ms),
+            expires_in: (StreamTickets::TTL_MS / 1_000) as u64,
+        }),
+    ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// A ticket from `POST .../seats/stream-tickets`, for clients that can't send headers.
+    ticket: Option<String>,
+}
+
+/// Server-sent events of seat changes (`event: seats`, data `{version, changes}`). Open it with
+/// `?ticket=` (browsers) or with the bearer and queue token headers.
+#[utoipa::path(get, path = "/schedules/{schedule_id}/seats/stream", tag = "catalog",
+    params(("schedule_id" = Uuid, Path), StreamQuery,
+           ("X-Queue-Token" = Option<String>, Header, description = "with a bearer token: an ACTIVE place in line")),
+    responses(
+        (status = 200, description = "`event: seats` with `{version, changes: [{seat_id, status}]}`; `event: resync` when the client fell behind", content_type = "text/event-stream", body = String),
+        (status = 401, description = "UNAUTHORIZED: no valid ticket or bearer token · TOKEN_NOT_FOUND · TOKEN_EXPIRED", body = ErrorBody),
+        (status = 403, description = "WRONG_TOKEN_TURN (details.position)", body = ErrorBody),
+        (status = 404, description = "NOT_FOUND (unknown schedule)", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED: this account has MAX_STREAMS_PER_ACCOUNT streams open", body = ErrorBody),
     ))]
 pub async fn seat_stream(
     State(state): State<AppState>,
@@ -229,34 +259,73 @@ pub async fn seat_stream(
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let schedule = ScheduleId::from(id);
-    let bearer = bearer_token(&headers).map(str::to_owned).or(query.token);
-    let user = authenticate(&state, &bearer.ok_or(ApiError::Unauthorized)?)?.user;
-    let queue_token = headers
-        .get(crate::waiting_room::QUEUE_TOKEN_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or(query.queue_token);
     let map = schedule_map(&state, schedule).await?;
-    require_turn(&state, user, queue_token.as_deref(), schedule).await?;
-    metrics::gauge!("seat_stream_subscribers").increment(1.0);
+    let user = match (query.ticket, bearer_token(&headers)) {
+        (Some(ticket), _) => {
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            state
+                .stream_tickets
+                .verify(&ticket, schedule, now_ms)
+                .ok_or(ApiError::Unauthorized)?
+        }
+        (None, Some(bearer)) => {
+            let user = authenticate(&state, bearer)?.user;
+            let queue_token = headers
+                .get(crate::waiting_room::QUEUE_TOKEN_HEADER)
+                .and_then(|v| v.to_str().ok());
+            require_turn(&state, user, queue_token, schedule).await?;
+            user
+        }
+        (None, None) => return Err(ApiError::Unauthorized),
+    };
+    let slot = StreamSlot::take(&state, user)?;
     let receiver = map.changes.subscribe();
-    let guard = SubscriberGauge;
-    let stream = futures::stream::unfold((receiver, guard), |(mut rx, guard)| async move {
+    let stream = futures::stream::unfold((receiver, slot), |(mut rx, slot)| async move {
         let event = match rx.recv().await {
             Ok(payload) => Event::default().event("seats").data(payload.as_ref()),
             // Too slow to keep up: tell the page to fetch the whole map again.
             Err(RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
             Err(RecvError::Closed) => return None,
         };
-        Some((Ok(event), (rx, guard)))
+        Some((Ok(event), (rx, slot)))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-struct SubscriberGauge;
+/// One of an account's `MAX_STREAMS_PER_ACCOUNT` streams on this process, given back (and the
+/// subscriber gauge lowered) when the stream ends.
+struct StreamSlot {
+    state: AppState,
+    user: UserId,
+}
 
-impl Drop for SubscriberGauge {
+impl StreamSlot {
+    fn take(state: &AppState, user: UserId) -> ApiResult<Self> {
+        let mut open = state.open_streams.lock().expect("lock");
+        let count = open.entry(user).or_default();
+        if *count >= state.settings.limits.streams_per_account {
+            return Err(ApiError::RateLimited {
+                retry_after_seconds: 5,
+            });
+        }
+        *count += 1;
+        metrics::gauge!("seat_stream_subscribers").increment(1.0);
+        Ok(Self {
+            state: state.clone(),
+            user,
+        })
+    }
+}
+
+impl Drop for StreamSlot {
     fn drop(&mut self) {
         metrics::gauge!("seat_stream_subscribers").decrement(1.0);
+        let mut open = self.state.open_streams.lock().expect("lock");
+        if let Some(count) = open.get_mut(&self.user) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.user);
+            }
+        }
     }
 }

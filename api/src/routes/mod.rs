@@ -36,6 +36,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(catalog::seat_map))
         .routes(routes!(catalog::seat_layout))
         .routes(routes!(catalog::seat_stream))
+        .routes(routes!(catalog::stream_ticket))
         .routes(routes!(reservations::hold))
         .routes(routes!(reservations::get_one))
         .routes(routes!(reservations::pay))

@@ -108,9 +108,13 @@ export function enter(route, visit) {
       if (!isTransient(error)) { clearInterval(fallbackTimer); handleError(error); }
     }), FALLBACK_POLL_MS);
   };
-  const connect = () => {
+  let opened = 0;
+  const connect = async () => {
     if (typeof EventSource === 'undefined') { startPolling(); return; }
-    stream = new EventSource(api.seatStreamUrl(scheduleId));
+    let url;
+    try { url = await api.seatStreamUrl(scheduleId); } catch { startPolling(); return; }
+    if (!isCurrentVisit(visit)) return;
+    stream = new EventSource(url);
     let hadError = false;
     stream.addEventListener('seats', (event) => {
       try { applySeatChanges(JSON.parse(event.data).changes); } catch (e) { console.error(e); }
@@ -118,6 +122,7 @@ export function enter(route, visit) {
     // the server dropped changes for this subscriber (it fell behind): reload the statuses
     stream.addEventListener('resync', catchUp);
     stream.onopen = () => {
+      opened = Date.now();
       setLiveUpdates('sse');
       if (fallbackTimer) { clearInterval(fallbackTimer); fallbackTimer = 0; if (bannerCode() === 'SSE_FALLBACK') clearBanner(); }
       if (hadError) catchUp(); // after a reconnect, catch up on what was missed
@@ -125,7 +130,10 @@ export function enter(route, visit) {
     stream.onerror = () => {
       hadError = true;
       if (!isCurrentVisit(visit)) return;
-      if (stream.readyState === EventSource.CLOSED) startPolling();
+      // Closed for good (its ticket is spent): after a while on the air, a new ticket; else poll.
+      if (stream.readyState === EventSource.CLOSED) {
+        if (opened && Date.now() - opened > STREAM_GRACE_MS) { opened = 0; connect(); } else startPolling();
+      }
       else setTimeout(() => { if (isCurrentVisit(visit) && stream.readyState !== EventSource.OPEN) startPolling(); }, STREAM_GRACE_MS);
     };
   };
