@@ -279,6 +279,40 @@ pub struct StreamTicket {
     pub expires_in: u64,
 }
 
+/// A buyer's receipt for their place in line.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueReceipt {
+    pub schedule_id: Uuid,
+    /// The place the token carries (drawn for the pre-queue, counted after opening).
+    pub place: u64,
+    /// Joined before booking opened: the place was drawn.
+    pub pre_queue: bool,
+    /// The anonymized id under which the draw lists this entry.
+    pub entry_id: Option<String>,
+    pub joined_at: Option<DateTime<Utc>>,
+    /// Rank in the draw (1 = first), once booking has opened.
+    pub rank: Option<i64>,
+    /// When the buyer was first admitted, if they have been.
+    pub admitted_at: Option<DateTime<Utc>>,
+}
+
+/// A schedule's pre-queue draw, checkable by anyone once booking has opened.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreQueueDraw {
+    pub schedule_id: Uuid,
+    pub opens_at: DateTime<Utc>,
+    pub opened: bool,
+    /// SHA-256 (hex) of the seed, published before opening.
+    pub commitment: Option<String>,
+    /// The seed (hex), revealed once booking has opened.
+    pub seed: Option<String>,
+    pub entry_count: i64,
+    /// Every entry id, once booking has opened.
+    pub entries: Vec<String>,
+    /// How each place follows from the seed.
+    pub places: &'static str,
+}
+
 /// Where a buyer stands in line.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueStanding {

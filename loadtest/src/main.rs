@@ -16,6 +16,9 @@
 //!   baseline [--workflows 200] [--concurrency 20]
 //!           a trivial one-activity workflow's rate on the same Temporal, against the rate of
 //!           real reservations (hold, pay) through the API.
+//!   prequeue [--entries 200000]
+//!           the cost of checking a revealed pre-queue draw: every place from the seed, then
+//!           sorted into the order of admission. Needs no server.
 //!   all     seatmap, baseline and sellout in one run; options may be scoped to one scenario
 //!           (`--seatmap-seconds 20`, `--sellout-users 5000`); `--report` defaults to
 //!           loadtest-report.json.
@@ -30,6 +33,7 @@ mod baseline;
 mod buyer;
 mod invariants;
 mod metrics;
+mod prequeue;
 mod queue;
 mod report;
 mod schedules;
@@ -142,6 +146,7 @@ const USAGE: &str =
   seatmap    [--schedule ID | --rows 100 --cols 150] [--concurrency 32] [--seconds 10]
              [--forms compact,full] [--if-none-match]
   baseline   [--workflows 200] [--concurrency 20]
+  prequeue   [--entries 200000]   (no server: the cost of checking a pre-queue draw)
   all        every scenario above but sequential; scope options as --seatmap-seconds 20
 common: --url http://127.0.0.1:8080  --report out.json";
 
@@ -167,6 +172,11 @@ async fn main() -> anyhow::Result<()> {
         }
         "baseline" => {
             let report = baseline::run(&args).await?;
+            report::write(&args, None, &report)?;
+            true
+        }
+        "prequeue" => {
+            let report = prequeue::run(&args)?;
             report::write(&args, None, &report)?;
             true
         }

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod demo;
 pub mod idempotency;
 pub mod payments;
+pub mod pre_queue;
 pub mod reservations;
 pub mod seat_cache;
 pub mod users;

@@ -1,11 +1,13 @@
 use crate::common::*;
 use futures::future::join_all;
+use hmac::{Hmac, Mac};
 use reqwest::Method;
 use seatline_api::queue_token::{QueueClaims, QueueTokenSigner};
 use seatline_api::waiting_room::admission_workflow_id;
 use seatline_config::ExposeSecret;
 use seatline_domain::{ScheduleId, UserId};
 use seatline_workflows::AdmissionWorkflow;
+use sha2::{Digest, Sha256};
 use std::{collections::HashSet, time::Duration};
 use temporalio_client::{WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowSignalOptions};
 
@@ -509,7 +511,13 @@ async fn the_pre_queue_draws_places_and_lets_nobody_in_before_opening() {
         "places follow the draw, not the order of joining"
     );
 
-    // Before opening: nobody in.
+    // Before opening: nobody in; the draw is committed to, its seed still secret.
+    let draw_path = format!("/api/v1/schedules/{schedule}/pre-queue");
+    let committed = api.send(Method::GET, &draw_path, None, None).await.body;
+    let commitment = committed["commitment"].as_str().unwrap().to_owned();
+    assert_eq!(commitment.len(), 64);
+    assert!(committed["seed"].is_null() && committed["entries"] == serde_json::json!([]));
+    assert_eq!(committed["entry_count"], 30);
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     let before = statuses(api, &users, &places).await;
     assert!(
@@ -539,6 +547,52 @@ async fn the_pre_queue_draws_places_and_lets_nobody_in_before_opening() {
         .map(|(_, seq)| *seq)
         .collect();
     assert_eq!(active, sorted[..5].iter().copied().collect::<HashSet<_>>());
+
+    // The seed is revealed; it is the committed one; from it and the public entries anyone
+    // recomputes every place, and so the order in which the five were admitted.
+    let revealed = api.send(Method::GET, &draw_path, None, None).await.body;
+    let seed = hex::decode(revealed["seed"].as_str().unwrap()).unwrap();
+    assert_eq!(hex::encode(Sha256::digest(&seed)), commitment);
+    let recomputed: HashSet<u64> = revealed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            let mut mac = Hmac::<Sha256>::new_from_slice(&seed).unwrap();
+            mac.update(entry.as_str().unwrap().as_bytes());
+            let tag = mac.finalize().into_bytes();
+            1 + u64::from_be_bytes(tag[..8].try_into().unwrap()) % ((1 << 46) - (1 << 20))
+        })
+        .collect();
+    assert_eq!(recomputed, seqs.iter().copied().collect::<HashSet<_>>());
+    // Each buyer's receipt: joined when, drawn rank, admitted when.
+    let receipt_of = |i: usize| {
+        let (api, user, token) = (api.clone(), users[i].clone(), places[i].0.clone());
+        async move {
+            api.send_with(
+                Method::GET,
+                "/api/v1/queue/tokens/current/receipt",
+                Some(&user.token),
+                Some(&token),
+                None,
+            )
+            .await
+            .body
+        }
+    };
+    let first = seqs.iter().position(|s| *s == sorted[0]).unwrap();
+    let receipt = receipt_of(first).await;
+    assert_eq!(receipt["pre_queue"], true);
+    assert_eq!(receipt["rank"], 1, "{receipt}");
+    assert!(receipt["joined_at"].is_string() && receipt["admitted_at"].is_string());
+    let last = seqs
+        .iter()
+        .position(|s| s == sorted.last().unwrap())
+        .unwrap();
+    let receipt = receipt_of(last).await;
+    assert_eq!(receipt["rank"], 30, "{receipt}");
+    assert!(receipt["admitted_at"].is_null());
+
     let late = api.users(1).await.remove(0);
     let late_join = api.join(&late, schedule).await;
     assert_eq!(late_join.body["status"], "WAITING");

@@ -31,6 +31,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(balance::history))
         .routes(routes!(queue::join))
         .routes(routes!(queue::current, queue::leave))
+        .routes(routes!(queue::receipt))
+        .routes(routes!(queue::pre_queue_draw))
         .routes(routes!(catalog::list_concerts))
         .routes(routes!(catalog::list_schedules))
         .routes(routes!(catalog::seat_map))

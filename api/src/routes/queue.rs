@@ -1,7 +1,8 @@
 use crate::{
     auth::AuthUser,
-    dto::{ErrorBody, JoinQueue, QueueStanding, QueueTicket},
+    dto::{ErrorBody, JoinQueue, PreQueueDraw, QueueReceipt, QueueStanding, QueueTicket},
     error::{ApiError, ApiResult},
+    extract::IdPath,
     extract::JsonBody,
     queue_token::QueueClaims,
     state::AppState,
@@ -11,7 +12,7 @@ use axum::{extract::State, http::StatusCode, Json};
 use chrono::{DateTime, Utc};
 use seatline_domain::{QueueStatus, ScheduleId};
 use seatline_storage::{
-    catalog,
+    catalog, pre_queue,
     waiting_room::{self, Standing},
 };
 
@@ -50,14 +51,26 @@ pub async fn join(
     ensure_admission(&state, schedule).await?;
     let mut redis = state.redis.clone();
     let now_ms = now.timestamp_millis();
-    // Before opening, clicking first wins nothing: the place is drawn.
-    let drawn = pre_queue.then(waiting_room::draw_pre_queue_place);
+    // Before opening, clicking first wins nothing: the place is drawn from the schedule's
+    // committed seed, and recorded for the draw to be checked once the seed is revealed.
+    let drawn = if pre_queue {
+        let seed = pre_queue::seed(&state.pool, schedule).await?;
+        Some(pre_queue::place(
+            &seed,
+            &pre_queue::entry_id(schedule, user),
+        ))
+    } else {
+        None
+    };
     let seq = waiting_room::join(&mut redis, &state.pool, schedule, user, drawn)
         .await
         .map_err(|e| match e {
             waiting_room::JoinError::Redis(e) => ApiError::from(e),
             waiting_room::JoinError::Database(e) => ApiError::from(e),
         })?;
+    if drawn.is_some() {
+        pre_queue::record_entry(&state.pool, schedule, user, seq).await?;
+    }
     let ttl_ms = (state.settings.waiting_room.token_ttl_seconds as i64) * 1000;
     // The same place always gets the same token: its expiry is pinned to the place.
     let claims = QueueClaims {
@@ -132,6 +145,77 @@ pub async fn leave(
     waiting_room::end_turn(&mut redis, claims.schedule, user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The caller's receipt for their place: when they joined, whether by the pre-queue draw
+/// (then its entry id and, once booking has opened, their rank in the draw) and when they were
+/// admitted.
+#[utoipa::path(get, path = "/queue/tokens/current/receipt", tag = "waiting room",
+    security(("bearer" = [])),
+    params(("X-Queue-Token" = String, Header, description = "the token of the place in line")),
+    responses(
+        (status = 200, description = "the receipt", body = QueueReceipt),
+        (status = 401, description = "UNAUTHORIZED · TOKEN_NOT_FOUND · TOKEN_EXPIRED", body = ErrorBody),
+    ))]
+pub async fn receipt(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    QueueTokenHeader(token): QueueTokenHeader,
+) -> ApiResult<Json<QueueReceipt>> {
+    let claims = verify_token(&state, user, token.as_deref())?;
+    let entry = pre_queue::receipt(&state.pool, claims.schedule, user).await?;
+    let mut redis = state.redis.clone();
+    let admitted_at = waiting_room::admitted_at(&mut redis, claims.schedule, user).await?;
+    Ok(Json(QueueReceipt {
+        schedule_id: claims.schedule.as_uuid(),
+        place: claims.seq,
+        pre_queue: entry.is_some(),
+        entry_id: entry.as_ref().map(|e| e.entry_id.clone()),
+        joined_at: entry.as_ref().map(|e| e.joined_at),
+        rank: entry.as_ref().and_then(|e| e.rank),
+        admitted_at: admitted_at.and_then(DateTime::<Utc>::from_timestamp_millis),
+    }))
+}
+
+/// The schedule's pre-queue draw: before booking opens, the commitment (SHA-256 of the secret
+/// seed); after, the seed and every entry, so anyone can recompute each place and the order.
+#[utoipa::path(get, path = "/schedules/{schedule_id}/pre-queue", tag = "waiting room",
+    params(("schedule_id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "the draw", body = PreQueueDraw),
+        (status = 404, description = "NOT_FOUND (unknown schedule)", body = ErrorBody),
+    ))]
+pub async fn pre_queue_draw(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> ApiResult<Json<PreQueueDraw>> {
+    let schedule = ScheduleId::from(id);
+    let window = catalog::booking_window(&state.pool, schedule)
+        .await?
+        .ok_or(ApiError::NotFound("schedule"))?;
+    if Utc::now() < window.opens_at {
+        // Committed from the first look on, before anyone can have joined.
+        pre_queue::seed(&state.pool, schedule).await?;
+    }
+    let draw = pre_queue::draw(&state.pool, schedule)
+        .await?
+        .ok_or(ApiError::NotFound("schedule"))?;
+    Ok(Json(PreQueueDraw {
+        schedule_id: schedule.as_uuid(),
+        opens_at: draw.opens_at,
+        opened: draw.opened,
+        commitment: draw.commitment,
+        seed: draw.seed.map(hex::encode),
+        entry_count: draw.entry_count,
+        entries: draw.entries,
+        places: PRE_QUEUE_RULE,
+    }))
+}
+
+/// How a place follows from the seed, for whoever checks the draw.
+const PRE_QUEUE_RULE: &str = "place = 1 + (the first 8 bytes of HMAC-SHA256(key = seed, \
+    message = entry_id), big-endian) mod (2^46 - 2^20); admission goes by ascending place; \
+    should two places meet, the later joiner takes the next free one; everyone who joins after \
+    opening comes after every drawn place, in arrival order";
 
 fn standing_of(state: &AppState, claims: &QueueClaims, standing: Standing) -> QueueStanding {
     let at = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms);
