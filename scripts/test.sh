@@ -63,6 +63,49 @@ if [ "${SEATLINE_SKIP_FAULTS:-}" != 1 ] && [ $# -eq 0 ]; then
   fault_tests || status=$?
 fi
 
+# Property-based fuzzing of the whole API from its own /openapi.json (schemathesis, from
+# PyPI): no 5xx, every answer in the documented shape and status, schema-valid requests
+# accepted. Against a stack of its own with the rate limits off (the fuzzer is one client).
+fuzz_api() {
+  local venv="$STACK_DIR/fuzz-venv" bin="$ROOT/target/debug" db=seatline_fuzz redis_db=3
+  if [ ! -x "$venv/bin/st" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==4.32.5"
+  fi
+  create_database "$db" fresh
+  redis-cli -p "$REDIS_PORT" -n "$redis_db" flushdb >/dev/null
+  local pids=() result=0 port=18180
+  (
+    export DATABASE_URL="$(database_url "$db")" REDIS_URL="redis://127.0.0.1:$REDIS_PORT/$redis_db"
+    export TASK_QUEUE="test-$SEATLINE_TEST_RUN-fuzz" PAYMENT_TASK_QUEUE="test-$SEATLINE_TEST_RUN-fuzz-payments"
+    export PROVIDER_PORT=18190 PROVIDER_URL=http://127.0.0.1:18190
+    export RATE_LIMIT_ACCOUNTS_PER_HOUR=0 RATE_LIMIT_LOGINS_PER_MINUTE=0
+    export RATE_LIMIT_USER_REQUESTS_PER_SECOND=0 RATE_LIMIT_ADDRESS_REQUESTS_PER_SECOND=0
+    "$bin/seatline-api" seed >"$STACK_DIR/fuzz-seed.log" 2>&1
+    "$bin/seatline-provider" >"$STACK_DIR/fuzz-provider.log" 2>&1 & pids+=($!)
+    "$bin/seatline-worker" >"$STACK_DIR/fuzz-worker.log" 2>&1 & pids+=($!)
+    API_PORT=$port "$bin/seatline-api" >"$STACK_DIR/fuzz-api.log" 2>&1 & pids+=($!)
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+    local token
+    token="$(curl -sf -X POST "http://127.0.0.1:$port/api/v1/users" -H 'content-type: application/json' \
+      -d '{"name":"Fuzzer"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+    # Logging out or refreshing would end the fuzzer's own session; both have their own tests.
+    "$venv/bin/st" run "http://127.0.0.1:$port/openapi.json" --no-color \
+      -H "Authorization: Bearer $token" --checks all --phases examples,coverage,fuzzing \
+      --max-examples "${SEATLINE_FUZZ_EXAMPLES:-10}" --max-time "${SEATLINE_FUZZ_SECONDS:-150}" \
+      --exclude-path /api/v1/auth/logout --exclude-path /api/v1/auth/refresh \
+      --seed 7 || result=$?
+    kill "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+    exit $result
+  ) || result=$?
+  return $result
+}
+if [ "${SEATLINE_SKIP_FUZZ:-}" != 1 ] && [ $# -eq 0 ]; then
+  log "API fuzzing from /openapi.json (schemathesis)"
+  fuzz_api || status=$?
+fi
+
 # The buyer's page, in headless Chromium, against a stack of its own: the mock provider, a
 # worker, the API, and a second API with 3-second holds for the expiry test.
 browser_tests() {

@@ -16,13 +16,18 @@ use uuid::Uuid;
 /// A new account.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Signup {
-    #[schema(example = "kim@example.com")]
+    #[schema(format = Email, max_length = 254, example = "kim@example.com")]
     pub email: String,
     /// 10 to 128 characters.
     #[schema(min_length = 10, max_length = 128)]
     pub password: String,
-    /// How the account is shown; 1 to 100 characters.
-    #[schema(min_length = 1, max_length = 100, example = "Kim")]
+    /// How the account is shown: not only spaces, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        example = "Kim"
+    )]
     pub name: String,
 }
 
@@ -73,8 +78,12 @@ pub struct Me {
 /// A demo account: a name, nothing else (development mode).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewUser {
-    /// 1 to 100 characters.
-    #[schema(min_length = 1, max_length = 100, example = "Kim")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+        example = "Kim"
+    )]
     pub name: String,
 }
 
@@ -90,14 +99,31 @@ pub struct HoldSeats {
     #[schema(format = Uuid)]
     pub schedule_id: String,
     /// 1 to 4 distinct seat ids of the schedule.
-    #[schema(min_items = 1, max_items = 4)]
+    #[schema(schema_with = seat_ids_schema)]
+    #[serde(deserialize_with = "integers")]
     pub seat_ids: Vec<i64>,
+}
+
+/// 1 to 4 distinct positive integers.
+fn seat_ids_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let seat = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+        .minimum(Some(1));
+    ArrayBuilder::new()
+        .items(seat)
+        .min_items(Some(1))
+        .max_items(Some(4))
+        .unique_items(true)
+        .build()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChargeBalance {
     /// KRW, 1 to 10,000,000.
     #[schema(minimum = 1, maximum = 10_000_000)]
+    #[serde(deserialize_with = "integer")]
     pub amount: i64,
 }
 
@@ -113,6 +139,29 @@ pub struct PaymentWebhook {
     /// `SUCCEEDED` or `FAILED`.
     #[schema(example = "SUCCEEDED")]
     pub status: String,
+}
+
+/// JSON Schema's integers include `7.0`; serde's do not. Accepts both, nothing fractional.
+fn integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    integral(&n).ok_or_else(|| serde::de::Error::custom(format!("{n} is not an integer")))
+}
+
+fn integers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+    Vec::<serde_json::Number>::deserialize(d)?
+        .iter()
+        .map(|n| {
+            integral(n).ok_or_else(|| serde::de::Error::custom(format!("{n} is not an integer")))
+        })
+        .collect()
+}
+
+fn integral(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0)
+            .map(|f| f as i64)
+    })
 }
 
 // --- Answers ------------------------------------------------------------------------------
@@ -260,7 +309,7 @@ pub struct SeatLayout<'a> {
     #[schema(example = json!(["seat_id", "row", "number", "grade", "price"]))]
     pub columns: [&'static str; 5],
     pub grades: &'a [GradePrice],
-    #[schema(value_type = Vec<Vec<Object>>)]
+    #[schema(value_type = Vec<Vec<serde_json::Value>>)]
     pub seats: Vec<(i64, i32, i32, &'a str, i64)>,
 }
 

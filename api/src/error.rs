@@ -218,11 +218,7 @@ impl ApiError {
                 "AMOUNT_MISMATCH",
                 json!({ "expected": expected, "got": got }),
             ),
-            IdempotencyKeyReused => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "IDEMPOTENCY_KEY_REUSED",
-                json!({}),
-            ),
+            IdempotencyKeyReused => (StatusCode::CONFLICT, "IDEMPOTENCY_KEY_REUSED", json!({})),
             IdempotencyInProgress => (StatusCode::CONFLICT, "IDEMPOTENCY_IN_PROGRESS", json!({})),
             TokenNotFound => (StatusCode::UNAUTHORIZED, "TOKEN_NOT_FOUND", json!({})),
             TokenExpired => (StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED", json!({})),

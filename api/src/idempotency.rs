@@ -1,7 +1,7 @@
 //! `Idempotency-Key` on state-changing POSTs: a replay of the same request returns the first
-//! answer (status and body); the same key with another body is 422; a replay while the first
-//! is still running is 409. Keys are scoped to the caller (requests without a valid bearer
-//! token are never replayed) and kept 24 hours.
+//! answer (status and body); the same key with another body is 409 IDEMPOTENCY_KEY_REUSED; a
+//! replay while the first is still running is 409 IDEMPOTENCY_IN_PROGRESS. Keys are scoped
+//! to the caller (requests without a valid bearer token are never replayed), kept 24 hours.
 
 use crate::{
     auth::{authenticate, bearer_token},
@@ -35,13 +35,6 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
     let Some(key) = req.headers().get(HEADER).cloned() else {
         return next.run(req).await;
     };
-    let key = match key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 255 => k.to_owned(),
-        _ => {
-            return ApiError::Validation("Idempotency-Key is 1 to 255 visible characters".into())
-                .into_response()
-        }
-    };
     // Scoped to the caller. Anonymous requests (the demo login) are not replayed: one
     // caller's key must never return another's answer, and those answers carry tokens.
     let Some(scope) = bearer_token(req.headers())
@@ -49,6 +42,15 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
         .map(|claims| format!("user:{}", claims.user))
     else {
         return next.run(req).await;
+    };
+    let key = match key.to_str() {
+        Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            k.to_owned()
+        }
+        _ => {
+            return ApiError::Validation("Idempotency-Key is 1 to 255 visible characters".into())
+                .into_response()
+        }
     };
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {

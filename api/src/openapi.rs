@@ -53,8 +53,23 @@ pub fn finish(mut doc: Document) -> Document {
             continue;
         }
         for operation in operations_mut(item) {
+            let mut takes_key = false;
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if parameter.name == "Idempotency-Key" {
+                    parameter.schema = Some(idempotency_key_schema());
+                    takes_key = true;
+                }
+            }
             let authenticated = operation.security.as_ref().is_some_and(|s| !s.is_empty());
             let responses = &mut operation.responses.responses;
+            if takes_key {
+                add_code(
+                    responses,
+                    "422",
+                    "VALIDATION_FAILED",
+                    "VALIDATION_FAILED: a malformed Idempotency-Key",
+                );
+            }
             add_code(
                 responses,
                 "503",
@@ -97,6 +112,19 @@ fn add_code(
             responses.insert(status.to_owned(), RefOr::T(response));
         }
     }
+}
+
+/// What `Idempotency-Key` accepts: 1 to 255 visible ASCII characters.
+fn idempotency_key_schema() -> RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    RefOr::T(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(255))
+            .pattern(Some("^[!-~]{1,255}$"))
+            .into(),
+    )
 }
 
 fn error_schema() -> RefOr<utoipa::openapi::schema::Schema> {

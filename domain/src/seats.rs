@@ -46,13 +46,14 @@ impl UserName {
         if trimmed.is_empty() {
             return Err(ParseError::new("name cannot be empty"));
         }
-        if trimmed.chars().count() > Self::MAX_CHARS {
+        // Counted as sent, as the API documents it.
+        if raw.chars().count() > Self::MAX_CHARS {
             return Err(ParseError::new(format!(
                 "name is at most {} characters",
                 Self::MAX_CHARS
             )));
         }
-        if trimmed.chars().any(char::is_control) {
+        if raw.chars().any(char::is_control) {
             return Err(ParseError::new("name cannot contain control characters"));
         }
         Ok(Self(trimmed.to_owned()))

@@ -375,7 +375,7 @@ async fn idempotency_keys_replay_refuse_changes_and_serialise_concurrent_replays
     charge("k1", 6_000)
         .await
         .0
-        .assert_error(422, "IDEMPOTENCY_KEY_REUSED");
+        .assert_error(409, "IDEMPOTENCY_KEY_REUSED");
     assert_eq!(api.balance(&buyer).await, 5_000);
 
     // Ten replays at once: one runs, the others wait their turn (409) or replay its answer.

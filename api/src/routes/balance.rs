@@ -34,8 +34,8 @@ pub async fn get_balance(
         (status = 400, description = "MALFORMED_JSON", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
         (status = 403, description = "FORBIDDEN: production mode has no free top-ups", body = ErrorBody),
-        (status = 409, description = "IDEMPOTENCY_IN_PROGRESS", body = ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED · BALANCE_LIMIT_EXCEEDED · IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+        (status = 409, description = "IDEMPOTENCY_IN_PROGRESS · IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED · BALANCE_LIMIT_EXCEEDED", body = ErrorBody),
     ))]
 pub async fn charge(
     State(state): State<AppState>,

@@ -102,7 +102,7 @@ pub struct SeatMapQuery {
 #[utoipa::path(get, path = "/schedules/{schedule_id}/seats", tag = "catalog",
     security(("bearer" = [])),
     params(("schedule_id" = Uuid, Path), SeatMapQuery,
-           ("X-Queue-Token" = String, Header, description = "an ACTIVE place in line")),
+           ("X-Queue-Token" = Option<String>, Header, description = "an ACTIVE place in line; without it: 401 TOKEN_NOT_FOUND")),
     responses(
         (status = 200, description = "the seat map (gzip when accepted)", body = SeatMapBody),
         (status = 304, description = "unchanged since the `If-None-Match` ETag"),
@@ -207,7 +207,7 @@ pub async fn seat_layout(State(state): State<AppState>, IdPath(id): IdPath) -> A
 #[utoipa::path(post, path = "/schedules/{schedule_id}/seats/stream-tickets", tag = "catalog",
     security(("bearer" = [])),
     params(("schedule_id" = Uuid, Path),
-           ("X-Queue-Token" = String, Header, description = "an ACTIVE place in line")),
+           ("X-Queue-Token" = Option<String>, Header, description = "an ACTIVE place in line; without it: 401 TOKEN_NOT_FOUND")),
     responses(
         (status = 201, description = "a ticket valid for 30 seconds", body = StreamTicket),
         (status = 401, description = "UNAUTHORIZED · TOKEN_NOT_FOUND · TOKEN_EXPIRED", body = ErrorBody),
@@ -250,7 +250,7 @@ pub struct StreamQuery {
         (status = 401, description = "UNAUTHORIZED: no valid ticket or bearer token · TOKEN_NOT_FOUND · TOKEN_EXPIRED", body = ErrorBody),
         (status = 403, description = "WRONG_TOKEN_TURN (details.position)", body = ErrorBody),
         (status = 404, description = "NOT_FOUND (unknown schedule)", body = ErrorBody),
-        (status = 429, description = "RATE_LIMITED: this account has MAX_STREAMS_PER_ACCOUNT streams open", body = ErrorBody),
+        (status = 429, description = "RATE_LIMITED: this account has as many streams open as it may", body = ErrorBody),
     ))]
 pub async fn seat_stream(
     State(state): State<AppState>,

@@ -29,14 +29,13 @@ use temporalio_client::{WorkflowIdConflictPolicy, WorkflowStartOptions};
 #[utoipa::path(post, path = "/reservations/{id}/checkout", tag = "payments",
     security(("bearer" = [])),
     params(("id" = Uuid, Path),
-           ("X-Queue-Token" = String, Header, description = "the token of the turn the hold was made in"),
+           ("X-Queue-Token" = Option<String>, Header, description = "the token of the turn the hold was made in; without it: 401 TOKEN_NOT_FOUND"),
            ("Idempotency-Key" = Option<String>, Header, description = "replays return the first answer")),
     responses(
         (status = 201, description = "PENDING: send the buyer to checkout_url", body = Checkout),
         (status = 401, description = "UNAUTHORIZED · TOKEN_NOT_FOUND", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: unknown, or someone else's", body = ErrorBody),
-        (status = 409, description = "RESERVATION_EXPIRED · ALREADY_CONFIRMED · IDEMPOTENCY_IN_PROGRESS", body = ErrorBody),
-        (status = 422, description = "IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+        (status = 409, description = "RESERVATION_EXPIRED · ALREADY_CONFIRMED · IDEMPOTENCY_IN_PROGRESS · IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %user, reservation_id = %id))]
 pub async fn checkout(

@@ -27,8 +27,8 @@ use seatline_storage::{
         (status = 400, description = "MALFORMED_JSON", body = ErrorBody),
         (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
         (status = 404, description = "NOT_FOUND (unknown schedule)", body = ErrorBody),
-        (status = 409, description = "BOOKING_CLOSED · IDEMPOTENCY_IN_PROGRESS", body = ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED · IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+        (status = 409, description = "BOOKING_CLOSED · IDEMPOTENCY_IN_PROGRESS · IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %user))]
 pub async fn join(
@@ -100,7 +100,7 @@ fn token_expiry(now_ms: i64, ttl_ms: i64) -> i64 {
 /// Where the caller stands in line: one Redis script, nothing else.
 #[utoipa::path(get, path = "/queue/tokens/current", tag = "waiting room",
     security(("bearer" = [])),
-    params(("X-Queue-Token" = String, Header, description = "the token of the place in line")),
+    params(("X-Queue-Token" = Option<String>, Header, description = "the token of the place in line; without it: 401 TOKEN_NOT_FOUND")),
     responses(
         (status = 200, description = "WAITING, ACTIVE, EXPIRED or SOLD_OUT", body = QueueStanding),
         (status = 401, description = "UNAUTHORIZED · TOKEN_NOT_FOUND", body = ErrorBody),
@@ -130,7 +130,7 @@ pub async fn current(
 /// Leave the line or give the turn up, so the next in line is admitted.
 #[utoipa::path(delete, path = "/queue/tokens/current", tag = "waiting room",
     security(("bearer" = [])),
-    params(("X-Queue-Token" = String, Header, description = "the token of the place in line")),
+    params(("X-Queue-Token" = Option<String>, Header, description = "the token of the place in line; without it: 401 TOKEN_NOT_FOUND")),
     responses(
         (status = 204, description = "left"),
         (status = 401, description = "UNAUTHORIZED · TOKEN_NOT_FOUND · TOKEN_EXPIRED", body = ErrorBody),
@@ -151,7 +151,7 @@ pub async fn leave(
 /// admitted.
 #[utoipa::path(get, path = "/queue/tokens/current/receipt", tag = "waiting room",
     security(("bearer" = [])),
-    params(("X-Queue-Token" = String, Header, description = "the token of the place in line")),
+    params(("X-Queue-Token" = Option<String>, Header, description = "the token of the place in line; without it: 401 TOKEN_NOT_FOUND")),
     responses(
         (status = 200, description = "the receipt", body = QueueReceipt),
         (status = 401, description = "UNAUTHORIZED · TOKEN_NOT_FOUND · TOKEN_EXPIRED", body = ErrorBody),

@@ -27,7 +27,7 @@ use temporalio_client::{errors::WorkflowUpdateError, WorkflowExecuteUpdateOption
 /// Hold 1 to 4 seats of one schedule, all or nothing, for `HOLD_SECONDS`.
 #[utoipa::path(post, path = "/reservations", tag = "reservations",
     security(("bearer" = [])), request_body = HoldSeats,
-    params(("X-Queue-Token" = String, Header, description = "an ACTIVE place in line"),
+    params(("X-Queue-Token" = Option<String>, Header, description = "an ACTIVE place in line; without it: 401 TOKEN_NOT_FOUND"),
            ("Idempotency-Key" = Option<String>, Header, description = "a retry reaches the same hold")),
     responses(
         (status = 201, description = "held until expires_at", body = Reservation),
@@ -35,8 +35,8 @@ use temporalio_client::{errors::WorkflowUpdateError, WorkflowExecuteUpdateOption
         (status = 401, description = "UNAUTHORIZED · TOKEN_NOT_FOUND · TOKEN_EXPIRED", body = ErrorBody),
         (status = 403, description = "WRONG_TOKEN_TURN (details.position)", body = ErrorBody),
         (status = 404, description = "NOT_FOUND (unknown schedule)", body = ErrorBody),
-        (status = 409, description = "SEAT_UNAVAILABLE (details.seat_ids) · PURCHASE_LIMIT_REACHED (details.limit, details.owned) · BOOKING_CLOSED · RESERVATION_EXPIRED · IDEMPOTENCY_IN_PROGRESS", body = ErrorBody),
-        (status = 422, description = "VALIDATION_FAILED · UNKNOWN_SEATS (details.seat_ids) · IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+        (status = 409, description = "SEAT_UNAVAILABLE (details.seat_ids) · PURCHASE_LIMIT_REACHED (details.limit, details.owned) · BOOKING_CLOSED · RESERVATION_EXPIRED · IDEMPOTENCY_IN_PROGRESS · IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+        (status = 422, description = "VALIDATION_FAILED · UNKNOWN_SEATS (details.seat_ids)", body = ErrorBody),
         (status = 503, description = "BUSY: nothing was held, retry after `Retry-After` · SERVICE_UNAVAILABLE", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %user, reservation_id))]
@@ -138,15 +138,14 @@ fn refuse_if_settled(r: &reservations::Reservation) -> ApiResult<()> {
 #[utoipa::path(post, path = "/reservations/{id}/payment", tag = "reservations",
     security(("bearer" = [])),
     params(("id" = Uuid, Path),
-           ("X-Queue-Token" = String, Header, description = "the token of the turn the hold was made in"),
+           ("X-Queue-Token" = Option<String>, Header, description = "the token of the turn the hold was made in; without it: 401 TOKEN_NOT_FOUND"),
            ("Idempotency-Key" = Option<String>, Header, description = "replays return the first answer")),
     responses(
         (status = 200, description = "CONFIRMED", body = Paid),
         (status = 401, description = "UNAUTHORIZED · TOKEN_NOT_FOUND", body = ErrorBody),
         (status = 402, description = "INSUFFICIENT_BALANCE (details.balance, details.amount)", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: unknown, or someone else's", body = ErrorBody),
-        (status = 409, description = "RESERVATION_EXPIRED · ALREADY_CONFIRMED · IDEMPOTENCY_IN_PROGRESS", body = ErrorBody),
-        (status = 422, description = "IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+        (status = 409, description = "RESERVATION_EXPIRED · ALREADY_CONFIRMED · IDEMPOTENCY_IN_PROGRESS · IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %user, reservation_id = %id))]
 pub async fn pay(
@@ -208,8 +207,7 @@ pub async fn pay(
         (status = 200, description = "CANCELLED", body = Cancelled),
         (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
         (status = 404, description = "NOT_FOUND: unknown, or someone else's", body = ErrorBody),
-        (status = 409, description = "RESERVATION_EXPIRED · ALREADY_CONFIRMED · IDEMPOTENCY_IN_PROGRESS", body = ErrorBody),
-        (status = 422, description = "IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
+        (status = 409, description = "RESERVATION_EXPIRED · ALREADY_CONFIRMED · IDEMPOTENCY_IN_PROGRESS · IDEMPOTENCY_KEY_REUSED", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(user_id = %user, reservation_id = %id))]
 pub async fn cancel(
