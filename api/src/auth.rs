@@ -1,7 +1,7 @@
 //! Who is calling: access tokens (`Authorization: Bearer`), the sessions they belong to, and
 //! roles. Access tokens are signed claims that expire after `ACCESS_TOKEN_TTL_SECONDS`; a
 //! refresh token (kept hashed in `sessions`) gets new ones, and ending a session refuses its
-//! access tokens on every API process within a second (`SessionRevocations`).
+//! access tokens on every API process within a second (`crate::sessions`).
 
 pub use crate::signing::{AccessClaims, AccessRefusal, TokenSigner};
 use crate::{
@@ -17,12 +17,6 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use rand::RngCore;
 use seatline_domain::{Role, UserId};
 use sha2::{Digest, Sha256};
-use std::{
-    collections::{HashMap, HashSet},
-    sync::{Arc, RwLock},
-    time::{Duration, Instant},
-};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// The token of an `Authorization: Bearer <token>` header: the one place that reads it.
@@ -181,63 +175,6 @@ pub fn issue(state: &AppState, user: UserId, role: Role, refresh: RefreshToken) 
         access_token: state.tokens.issue(&claims),
         refresh_token: refresh.encode(),
         expires_in: ttl,
-    }
-}
-
-/// Sessions ended recently, as this process knows them: read from PostgreSQL every second,
-/// plus the ones ended here, known at once. Only sessions whose access tokens may still be
-/// valid are read.
-#[derive(Clone, Default)]
-pub struct SessionRevocations {
-    from_database: Arc<RwLock<HashSet<Uuid>>>,
-    ended_here: Arc<RwLock<HashMap<Uuid, Instant>>>,
-}
-
-/// How long a session ended here is remembered locally: by then the database read has it.
-const ENDED_HERE_FOR: Duration = Duration::from_secs(10);
-
-impl SessionRevocations {
-    pub fn is_ended(&self, session: Uuid) -> bool {
-        self.from_database.read().expect("lock").contains(&session)
-            || self.ended_here.read().expect("lock").contains_key(&session)
-    }
-
-    pub fn mark_ended(&self, session: Uuid) {
-        self.ended_here
-            .write()
-            .expect("lock")
-            .insert(session, Instant::now());
-    }
-
-    /// Follows `sessions` until `stop` is cancelled.
-    pub fn spawn_follower(
-        &self,
-        pool: seatline_storage::Pool,
-        ttl_seconds: u64,
-        stop: CancellationToken,
-    ) {
-        let this = self.clone();
-        // Tokens issued just before a session ended stay valid for a TTL; keep a margin.
-        let window = ttl_seconds as i64 + 60;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tick.tick() => {}
-                }
-                match seatline_storage::accounts::ended_sessions(&pool, window).await {
-                    Ok(ended) => {
-                        *this.from_database.write().expect("lock") = ended.into_iter().collect()
-                    }
-                    Err(err) => tracing::warn!(error = %err, "could not read ended sessions"),
-                }
-                this.ended_here
-                    .write()
-                    .expect("lock")
-                    .retain(|_, at| at.elapsed() < ENDED_HERE_FOR);
-            }
-        });
     }
 }
 

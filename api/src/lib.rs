@@ -14,6 +14,7 @@ pub mod rate_limit;
 mod routes;
 mod seat_map;
 mod serve;
+mod sessions;
 mod signing;
 pub mod startup;
 mod state;

@@ -70,7 +70,7 @@ impl Application {
         // Background work lives as long as the application: dropping or stopping it stops them.
         let background = CancellationToken::new();
         seat_maps.spawn_followers(settings.redis.url.clone(), background.clone());
-        let revocations = crate::auth::SessionRevocations::default();
+        let revocations = crate::sessions::SessionRevocations::default();
         revocations.spawn_follower(
             pool.clone(),
             settings.accounts.access_token_ttl_seconds,

@@ -1,4 +1,4 @@
-use crate::{auth::SessionRevocations, queue_token::QueueTokenSigner, signing::TokenSigner};
+use crate::{queue_token::QueueTokenSigner, sessions::SessionRevocations, signing::TokenSigner};
 use redis::aio::ConnectionManager;
 use seatline_config::Settings;
 use seatline_domain::ScheduleId;

@@ -443,15 +443,22 @@ impl Stack {
         .map(|_| ())
     }
 
-    /// `SHUTDOWN NOSAVE`, then start again: the append-only file keeps the data.
+    /// `SHUTDOWN NOSAVE`, then start again: the append-only file keeps the data. `NOW FORCE`:
+    /// nothing Redis is busy with (an AOF rewrite, a slow fsync) may keep it up; if it still
+    /// lingers after 10 s it is killed, so the fault always happens.
     pub fn restart_redis_nosave(&self) -> Result<()> {
         let pid = self.redis_pid();
         let _ = run(Command::new("redis-cli")
             .args(["-p", &self.redis_port.to_string()])
-            .args(["shutdown", "nosave"]));
+            .args(["shutdown", "nosave", "now", "force"]));
         if let Some(pid) = pid {
-            wait_gone(pid, Duration::from_secs(10))?;
+            if wait_gone(pid, Duration::from_secs(10)).is_err() {
+                eprintln!("[faults] Redis {pid} did not shut down in 10 s; killing it");
+                signal(pid, "KILL")?;
+                wait_gone(pid, Duration::from_secs(10))?;
+            }
         }
+        let _ = fs::remove_file(self.redis_pidfile());
         self.start_redis()
     }
 
