@@ -1,9 +1,9 @@
-//! The concert list and each concert's schedules (with `available_seats`), kept ready for at
-//! most a second per process. Under load a listing costs a lookup instead of a query, and
+//! The concert list, each concert's schedules (with `available_seats`) and each schedule's
+//! pre-queue draw, kept ready for at most a second per process. Under load a listing costs a lookup instead of a query, and
 //! what any process or worker changes is served within a second.
 
 use bytes::Bytes;
-use seatline_domain::ConcertId;
+use seatline_domain::{ConcertId, ScheduleId};
 use std::{
     collections::HashMap,
     future::Future,
@@ -19,6 +19,8 @@ pub const FRESH_FOR: Duration = Duration::from_secs(1);
 pub enum Listing {
     Concerts,
     Schedules(ConcertId),
+    /// A schedule's pre-queue draw: public, and after opening as long as its entries.
+    PreQueue(ScheduleId),
 }
 
 /// A rendered answer and when it was read.

@@ -1,5 +1,6 @@
 use crate::{
     auth::AuthUser,
+    catalog_cache::Listing,
     dto::{ErrorBody, JoinQueue, PreQueueDraw, QueueReceipt, QueueStanding, QueueTicket},
     error::{ApiError, ApiResult},
     extract::IdPath,
@@ -8,7 +9,13 @@ use crate::{
     state::AppState,
     waiting_room::{ensure_admission, verify_token, QueueTokenHeader},
 };
-use axum::{extract::State, http::StatusCode, Json};
+use axum::{
+    extract::State,
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use seatline_domain::{QueueStatus, ScheduleId};
 use seatline_storage::{
@@ -187,28 +194,40 @@ pub async fn receipt(
 pub async fn pre_queue_draw(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-) -> ApiResult<Json<PreQueueDraw>> {
+) -> ApiResult<Response> {
     let schedule = ScheduleId::from(id);
-    let window = catalog::booking_window(&state.pool, schedule)
+    // Anyone may ask, and after opening the answer lists every entry: it is read once a
+    // second per process, however many ask.
+    let body = state
+        .catalog
+        .get(Listing::PreQueue(schedule), || async {
+            let Some(window) = catalog::booking_window(&state.pool, schedule).await? else {
+                return Ok::<_, ApiError>(None);
+            };
+            if Utc::now() < window.opens_at {
+                // Committed from the first look on, before anyone can have joined.
+                pre_queue::seed(&state.pool, schedule).await?;
+            }
+            let Some(draw) = pre_queue::draw(&state.pool, schedule).await? else {
+                return Ok(None);
+            };
+            let answer = PreQueueDraw {
+                schedule_id: schedule.as_uuid(),
+                opens_at: draw.opens_at,
+                opened: draw.opened,
+                commitment: draw.commitment,
+                seed: draw.seed.map(hex::encode),
+                entry_count: draw.entry_count,
+                entries: draw.entries,
+                places: PRE_QUEUE_RULE,
+            };
+            Ok(Some(Bytes::from(
+                serde_json::to_vec(&answer).expect("a DTO serializes"),
+            )))
+        })
         .await?
         .ok_or(ApiError::NotFound("schedule"))?;
-    if Utc::now() < window.opens_at {
-        // Committed from the first look on, before anyone can have joined.
-        pre_queue::seed(&state.pool, schedule).await?;
-    }
-    let draw = pre_queue::draw(&state.pool, schedule)
-        .await?
-        .ok_or(ApiError::NotFound("schedule"))?;
-    Ok(Json(PreQueueDraw {
-        schedule_id: schedule.as_uuid(),
-        opens_at: draw.opens_at,
-        opened: draw.opened,
-        commitment: draw.commitment,
-        seed: draw.seed.map(hex::encode),
-        entry_count: draw.entry_count,
-        entries: draw.entries,
-        places: PRE_QUEUE_RULE,
-    }))
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// How a place follows from the seed, for whoever checks the draw.
