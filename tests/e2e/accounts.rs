@@ -1,7 +1,7 @@
 //! Accounts, sessions, roles, production mode, rate limits and the per-buyer seat cap.
 
 use crate::common::*;
-use futures::future::join_all;
+use futures::{future::join_all, StreamExt};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -567,4 +567,130 @@ async fn anonymous_idempotency_keys_are_not_shared() {
         .await
         .unwrap();
     assert_eq!(stored, 0);
+}
+
+/// One account tries 50 holds of 4 seats: the cap stops it at 4 seats, and every refusal is
+/// answered before a workflow exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hoarder_gets_four_seats_and_costs_one_workflow() {
+    let mut settings = settings(300);
+    settings.limits.max_seats_per_buyer = 4;
+    let app = TestApp::spawn_with(settings).await;
+    let api = &app.api;
+    let (schedule, seats) = app.schedule(10, 20).await;
+    let hoarder = api.user("Hoarder").await;
+    let mut statuses = Vec::new();
+    for chunk in seats.chunks(4).take(50) {
+        let reply = api.hold(&hoarder, schedule, chunk).await;
+        if reply.status != 201 {
+            reply.assert_error(409, "PURCHASE_LIMIT_REACHED");
+        }
+        statuses.push(reply.status.as_u16());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    // Visibility is eventually consistent: give it a moment, then count.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let client = seatline_worker::connect_temporal(&app.settings)
+        .await
+        .unwrap();
+    let workflows = client
+        .count_workflows(
+            format!("WorkflowType = 'ReservationWorkflow' AND ScheduleId = '{schedule}'"),
+            Default::default(),
+        )
+        .await
+        .unwrap()
+        .count();
+    assert_eq!(
+        workflows, 1,
+        "only the one hold that was allowed started a workflow"
+    );
+}
+
+/// 2,000 sign-ups and 2,000 queue joins from one address within seconds: past the limits
+/// they get 429, and a buyer at another address is not slowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floods_from_one_address_are_limited_and_others_are_not() {
+    let mut settings = settings(300);
+    settings.limits.accounts_per_hour = 30;
+    settings.limits.address_requests_per_second = 50;
+    settings.limits.trust_forwarded_for = true;
+    let app = TestApp::spawn_api_only(settings).await;
+    let api = &app.api;
+    let (schedule, _) = app.bare_schedule(1, 5).await;
+    let id = uuid::Uuid::new_v4();
+    let [a, b, c, d] = [8, 9, 10, 11].map(|i| id.as_bytes()[i] % 250 + 1);
+    let (flood, calm) = (format!("{a}.{b}.{c}.{d}"), format!("{d}.{c}.{b}.{a}"));
+
+    let signups: Vec<u16> = futures::stream::iter(0..2_000)
+        .map(|i| {
+            let (api, flood) = (api.clone(), flood.clone());
+            async move {
+                let body = json!({ "email": email(&format!("flood{i}")), "password": "correct horse battery", "name": "Bot" });
+                post_from(&api, &flood, "/api/v1/auth/signup", body).await.status.as_u16()
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let created = signups.iter().filter(|s| **s == 201).count();
+    assert!(created <= 11, "{created} sign-ups got through");
+    assert_eq!(
+        signups.iter().filter(|s| **s == 429).count(),
+        2_000 - created
+    );
+
+    let joiner = api.user("Flooder").await;
+    let started = std::time::Instant::now();
+    let joins: Vec<u16> = futures::stream::iter(0..2_000)
+        .map(|_| {
+            let (api, flood, token) = (api.clone(), flood.clone(), joiner.token.clone());
+            async move {
+                api.http
+                    .post(format!("{}/api/v1/queue/tokens", api.base))
+                    .bearer_auth(token)
+                    .header("x-forwarded-for", flood)
+                    .json(&json!({ "schedule_id": schedule }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    // 50 a second with a burst of 100, over however long the flood took.
+    let allowed = 100 + 50 * (started.elapsed().as_secs() as usize + 1);
+    let joined = joins.iter().filter(|s| **s == 201).count();
+    assert!(
+        (1..=allowed).contains(&joined),
+        "{joined} joins got through, {allowed} allowed"
+    );
+    assert!(joined < 2_000 / 2, "{joined} of 2,000 joins got through");
+    assert!(
+        joins.iter().all(|s| *s == 201 || *s == 429),
+        "only joins and 429s"
+    );
+
+    // Meanwhile, elsewhere: a buyer signs up and joins as if nothing happened.
+    let body =
+        json!({ "email": email("calm"), "password": "correct horse battery", "name": "Calm" });
+    let calm_signup = post_from(api, &calm, "/api/v1/auth/signup", body).await;
+    assert_eq!(calm_signup.status, 201, "{}", calm_signup.body);
+    let calm_join = api
+        .http
+        .post(format!("{}/api/v1/queue/tokens", api.base))
+        .bearer_auth(calm_signup.body["access_token"].as_str().unwrap())
+        .header("x-forwarded-for", &calm)
+        .json(&json!({ "schedule_id": schedule }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(calm_join.status(), 201);
 }
