@@ -6,6 +6,7 @@
 use crate::{error::ApiError, state::AppState};
 use axum::{extract::FromRequestParts, http::request::Parts};
 use redis::Script;
+use seatline_config::LimitSettings;
 use std::{net::SocketAddr, sync::LazyLock};
 
 /// One limit: `per_period` requests per `period_ms`, with a burst of `burst`.
@@ -43,6 +44,16 @@ impl Rate {
             period_ms: 3_600_000,
             burst: n.clamp(1, 10),
         }
+    }
+
+    /// Sign-ups and demo logins per client address (`RATE_LIMIT_ACCOUNTS_PER_HOUR`).
+    pub fn accounts(limits: &LimitSettings) -> Self {
+        Self::per_hour("accounts", limits.accounts_per_hour)
+    }
+
+    /// Logins and refreshes (`RATE_LIMIT_LOGINS_PER_MINUTE`).
+    pub fn logins(limits: &LimitSettings) -> Self {
+        Self::per_minute("logins", limits.logins_per_minute)
     }
 
     fn is_off(&self) -> bool {

@@ -536,56 +536,54 @@ pub struct Process {
 impl Process {
     pub fn start(binary: &str, settings: &Settings, extra_env: &[(&str, String)]) -> Self {
         let mut cmd = Command::new(bin_dir().join(binary));
-        cmd.env("DATABASE_URL", &settings.database.url)
-            .env("REDIS_URL", &settings.redis.url)
-            .env("TEMPORAL_ADDRESS", &settings.temporal.address)
-            .env("TASK_QUEUE", &settings.temporal.task_queue)
-            .env("PAYMENT_TASK_QUEUE", &settings.temporal.payment_task_queue)
-            .env("PROVIDER_URL", &settings.payments.provider_url)
-            .env("WEBHOOK_SECRET", settings.secrets.webhook.expose_secret())
-            .env("HOLD_SECONDS", settings.hold.as_secs().to_string())
-            .env("AUTH_SECRET", settings.secrets.auth.expose_secret())
-            .env("DATABASE_MAX_CONNECTIONS", "8")
-            .env(
-                "ADMISSION_TICK_MS",
-                settings.waiting_room.tick_ms.to_string(),
-            )
-            .env(
-                "ADMISSION_RATE",
-                settings.waiting_room.admission_rate.to_string(),
-            )
-            .env(
-                "ADMISSION_ACTIVE_CAP",
-                settings.waiting_room.active_cap.to_string(),
-            )
-            .env(
+        let (w, l) = (&settings.waiting_room, &settings.limits);
+        let env: [(&str, String); 20] = [
+            ("DATABASE_URL", settings.database.url.clone()),
+            ("REDIS_URL", settings.redis.url.clone()),
+            ("TEMPORAL_ADDRESS", settings.temporal.address.clone()),
+            ("TASK_QUEUE", settings.temporal.task_queue.clone()),
+            (
+                "PAYMENT_TASK_QUEUE",
+                settings.temporal.payment_task_queue.clone(),
+            ),
+            ("PROVIDER_URL", settings.payments.provider_url.clone()),
+            (
+                "WEBHOOK_SECRET",
+                settings.secrets.webhook.expose_secret().to_owned(),
+            ),
+            ("HOLD_SECONDS", settings.hold.as_secs().to_string()),
+            (
+                "AUTH_SECRET",
+                settings.secrets.auth.expose_secret().to_owned(),
+            ),
+            ("DATABASE_MAX_CONNECTIONS", "8".to_owned()),
+            ("ADMISSION_TICK_MS", w.tick_ms.to_string()),
+            ("ADMISSION_RATE", w.admission_rate.to_string()),
+            ("ADMISSION_ACTIVE_CAP", w.active_cap.to_string()),
+            (
                 "RATE_LIMIT_ACCOUNTS_PER_HOUR",
-                settings.limits.accounts_per_hour.to_string(),
-            )
-            .env(
+                l.accounts_per_hour.to_string(),
+            ),
+            (
                 "RATE_LIMIT_LOGINS_PER_MINUTE",
-                settings.limits.logins_per_minute.to_string(),
-            )
-            .env(
+                l.logins_per_minute.to_string(),
+            ),
+            (
                 "RATE_LIMIT_USER_REQUESTS_PER_SECOND",
-                settings.limits.user_requests_per_second.to_string(),
-            )
-            .env(
+                l.user_requests_per_second.to_string(),
+            ),
+            (
                 "RATE_LIMIT_ADDRESS_REQUESTS_PER_SECOND",
-                settings.limits.address_requests_per_second.to_string(),
-            )
-            .env(
-                "MAX_STREAMS_PER_ACCOUNT",
-                settings.limits.streams_per_account.to_string(),
-            )
-            .env(
-                "MAX_SEATS_PER_BUYER",
-                settings.limits.max_seats_per_buyer.to_string(),
-            )
-            .env(
+                l.address_requests_per_second.to_string(),
+            ),
+            ("MAX_STREAMS_PER_ACCOUNT", l.streams_per_account.to_string()),
+            ("MAX_SEATS_PER_BUYER", l.max_seats_per_buyer.to_string()),
+            (
                 "ACCESS_TOKEN_TTL_SECONDS",
                 settings.accounts.access_token_ttl_seconds.to_string(),
-            )
+            ),
+        ];
+        cmd.envs(env)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

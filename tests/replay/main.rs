@@ -59,6 +59,7 @@ replays!(
     reservation_cancelled,
     reservation_expired,
     reservation_refused,
+    reservation_purchase_limit,
     checkout_succeeded,
     checkout_abandoned,
     checkout_refunded_after_expiry,

@@ -53,14 +53,6 @@ fn session(user: UserId, role: Role, issued: IssuedSession) -> Session {
     }
 }
 
-fn account_rate(state: &AppState) -> Rate {
-    Rate::per_hour("accounts", state.settings.limits.accounts_per_hour)
-}
-
-fn login_rate(state: &AppState) -> Rate {
-    Rate::per_minute("logins", state.settings.limits.logins_per_minute)
-}
-
 /// Create an account (role `buyer`) and log it in.
 #[utoipa::path(post, path = "/auth/signup", tag = "accounts", request_body = Signup,
     responses(
@@ -79,7 +71,7 @@ pub async fn signup(
     let email = Email::parse(&body.email)?;
     let password = Password::parse(&body.password)?;
     let name = UserName::parse(&body.name)?;
-    rate_limit::check(&state, account_rate(&state), &ip).await?;
+    rate_limit::check(&state, Rate::accounts(&state.settings.limits), &ip).await?;
     let hash = blocking(move || hash_password(password.expose()))
         .await?
         .map_err(ApiError::internal)?;
@@ -115,8 +107,9 @@ pub async fn login(
     JsonBody(body): JsonBody<Login>,
 ) -> ApiResult<Json<Session>> {
     let email = Email::parse(&body.email).map_err(|_| ApiError::InvalidCredentials)?;
-    rate_limit::check(&state, login_rate(&state), &format!("ip:{ip}")).await?;
-    rate_limit::check(&state, login_rate(&state), &format!("email:{email}")).await?;
+    let logins = Rate::logins(&state.settings.limits);
+    let (by_address, by_email) = (format!("ip:{ip}"), format!("email:{email}"));
+    rate_limit::check_all(&state, &[(logins, &by_address), (logins, &by_email)]).await?;
     let found = accounts::credentials(&state.pool, &email).await?;
     let hash = found
         .as_ref()
@@ -149,7 +142,8 @@ pub async fn refresh(
     ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody<RefreshSession>,
 ) -> ApiResult<Json<Session>> {
-    rate_limit::check(&state, login_rate(&state), &format!("refresh:{ip}")).await?;
+    let logins = Rate::logins(&state.settings.limits);
+    rate_limit::check(&state, logins, &format!("refresh:{ip}")).await?;
     let presented = RefreshToken::parse(&body.refresh_token).ok_or(ApiError::Unauthorized)?;
     let next = RefreshToken::new(presented.session);
     let outcome = accounts::rotate_refresh(

@@ -31,8 +31,7 @@ pub async fn create_user(
         ));
     }
     let name = UserName::parse(&body.name)?;
-    let per_hour = state.settings.limits.accounts_per_hour;
-    rate_limit::check(&state, Rate::per_hour("accounts", per_hour), &ip).await?;
+    rate_limit::check(&state, Rate::accounts(&state.settings.limits), &ip).await?;
     let id = UserId::new();
     tracing::Span::current().record("user_id", tracing::field::display(id));
     seatline_storage::users::create_user(&state.pool, id, &name).await?;
