@@ -48,7 +48,8 @@ fi
 
 fault_tests() {
   local result=0 out="$STACK_DIR/fault-suite.log"
-  cargo test -p seatline-faults --test faults -- --ignored --test-threads=1 --nocapture 2>&1 \
+  # No backtraces: the panic message (which invariant broke) stays next to its FAILED line.
+  RUST_BACKTRACE=0 cargo test -p seatline-faults --test faults -- --ignored --test-threads=1 --nocapture 2>&1 \
     | tee "$out" || result=$?
   "$ROOT/faults/stop-stack.sh" || true
   if [ "$result" -ne 0 ]; then

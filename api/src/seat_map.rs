@@ -52,6 +52,9 @@ pub struct ScheduleMap {
 struct MapState {
     statuses: Vec<u8>,
     version: i64,
+    /// A change was missed (its version skipped one): equal versions no longer prove the
+    /// statuses equal, so the next check reloads them.
+    missed_change: bool,
     rendered: Option<Rendered>,
 }
 
@@ -59,6 +62,9 @@ struct MapState {
 #[derive(Clone)]
 pub struct Rendered {
     pub version: i64,
+    /// A digest of the statuses: with the version, the ETag. A Redis that went back can
+    /// number two different maps alike, and then only the digest tells them apart.
+    pub digest: u64,
     pub json: Bytes,
     pub gzip: Bytes,
     pub compact: Bytes,
@@ -127,6 +133,7 @@ impl SeatMaps {
             state: RwLock::new(MapState {
                 statuses,
                 version: -1,
+                missed_change: false,
                 rendered: None,
             }),
             changes: broadcast::channel(4_096).0,
@@ -154,6 +161,9 @@ impl SeatMaps {
             }
         }
         state.version = version;
+        state.missed_change = false;
+        // Statuses may have changed under an unchanged version: render afresh.
+        state.rendered = None;
         Ok(())
     }
 
@@ -169,6 +179,11 @@ impl SeatMaps {
                 if let Some(&i) = map.index.get(&c.seat_id) {
                     state.statuses[i] = c.status.letter();
                 }
+            }
+            // Redis numbers the changes of a schedule one by one and publishes them in order,
+            // so a gap is a message lost while unsubscribed (or a Redis that went back).
+            if changes.version != state.version + 1 {
+                state.missed_change = true;
             }
             state.version = state.version.max(changes.version);
         }
@@ -211,9 +226,12 @@ impl SeatMaps {
                 }
                 for map in maps.loaded() {
                     let mut redis = maps.redis.clone();
-                    let ours = map.state.read().expect("lock").version;
+                    let (ours, missed) = {
+                        let state = map.state.read().expect("lock");
+                        (state.version, state.missed_change)
+                    };
                     match seat_cache::version(&mut redis, map.schedule).await {
-                        Ok(theirs) if theirs == ours && theirs > 0 => {}
+                        Ok(theirs) if theirs == ours && theirs > 0 && !missed => {}
                         Ok(_) => {
                             if let Err(err) = maps.resync(&map).await {
                                 tracing::warn!(error = %err, "seat map resync failed");
@@ -295,6 +313,13 @@ impl ScheduleMap {
             })
             .collect();
         let available = statuses.iter().filter(|s| **s == b'A').count();
+        let digest = {
+            use std::hash::{Hash, Hasher};
+            // Fixed keys: every API process gives the same map the same digest.
+            let mut hasher = std::hash::DefaultHasher::new();
+            statuses.hash(&mut hasher);
+            hasher.finish()
+        };
         let full = SeatMapBody::Full(SeatMap {
             schedule_id: self.schedule.as_uuid(),
             version,
@@ -314,6 +339,7 @@ impl ScheduleMap {
         let compact = serde_json::to_vec(&compact).expect("a DTO serializes");
         Rendered {
             version,
+            digest,
             gzip: gzipped(&json),
             json: Bytes::from(json),
             compact_gzip: gzipped(&compact),

@@ -416,6 +416,13 @@ impl Stack {
 
     /// Starts Redis with an append-only file, fsynced every second, and no RDB snapshots.
     pub fn start_redis(&self) -> Result<()> {
+        // A killed Redis' main thread shows as a zombie while its other threads still hold
+        // the listening socket; starting before they are gone fails with "address in use".
+        wait_for(
+            &format!("port {} free", self.redis_port),
+            Duration::from_secs(15),
+            || std::net::TcpListener::bind(("127.0.0.1", self.redis_port)).is_ok(),
+        )?;
         let dir = self.dir.to_string_lossy().into_owned();
         run(Command::new("redis-server").args([
             "--port",

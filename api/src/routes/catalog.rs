@@ -124,9 +124,10 @@ pub async fn seat_map(
     let rendered = map.rendered();
     let compact = query.format.as_deref() == Some("compact");
     let etag = format!(
-        "\"{}-{}\"",
+        "\"{}-{}-{:x}\"",
         if compact { "c" } else { "f" },
-        rendered.version
+        rendered.version,
+        rendered.digest
     );
     let not_modified = conditions
         .if_none_match
