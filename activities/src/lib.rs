@@ -5,16 +5,18 @@
 use chrono::{DateTime, Utc};
 use redis::aio::ConnectionManager;
 use seatline_domain::{
-    HoldResult, ProviderOutcome, RefundResult, ReservationId, ReservationStatus, ScheduleId,
-    SeatSelection, UserId,
+    HoldResult, PaymentStatus, ProviderOutcome, RefundResult, ReservationId, ReservationStatus,
+    ScheduleId, SeatSelection, UserId,
 };
 use seatline_proto::{
     failure, AdmitBatchInput, AdmitBatchOutcome, ConfirmOutcome, ConfirmWithBalanceInput,
     ConfirmWithCardInput, HeldSeat, HoldOutcome, HoldSeatsInput, ReleaseHoldInput,
 };
 use seatline_proto::{
-    CardPaymentStatus, CheckCardPaymentInput, RefundCardPaymentInput, RefundOutcome,
+    CardPaymentStatus, CheckCardPaymentInput, CheckTopupPaymentInput, RefundCardPaymentInput,
+    RefundOutcome, TopupOutcome,
 };
+use seatline_storage::topups::{self, Settled, TopupSource};
 use seatline_storage::{catalog, seat_cache, waiting_room};
 use seatline_storage::{
     payments::{self, OutcomeSource, RefundError, WebhookEvent},
@@ -347,6 +349,19 @@ impl PaymentActivities {
                                        payment_id = %input.payment_id);
         self.refund_card_payment_inner(input).instrument(span).await
     }
+
+    /// Reconciliation of a card top-up: asks the provider and settles a final outcome exactly
+    /// as the verified webhook would have (a success credits once, however often this runs).
+    #[activity(definition = activity_definitions::CheckTopupPayment)]
+    pub async fn check_topup_payment(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: CheckTopupPaymentInput,
+    ) -> Result<TopupOutcome, ActivityError> {
+        let span = tracing::info_span!("check_topup_payment", topup_id = %input.topup_id,
+                                       payment_id = %input.payment_id);
+        self.check_topup_payment_inner(input).instrument(span).await
+    }
 }
 
 impl PaymentActivities {
@@ -459,8 +474,69 @@ impl PaymentActivities {
         Ok(CardPaymentStatus::of(status))
     }
 
+    async fn check_topup_payment_inner(
+        &self,
+        input: CheckTopupPaymentInput,
+    ) -> Result<TopupOutcome, ActivityError> {
+        // The provider took no money for a payment it does not know.
+        let mut status = self
+            .provider_lookup(&input.payment_id)
+            .await?
+            .unwrap_or(ProviderOutcome::Abandoned);
+        if input.abandon && matches!(status, ProviderOutcome::Pending | ProviderOutcome::Failed) {
+            status = self.cancel_at_provider(&input.payment_id).await?;
+        }
+        let settled = match status {
+            ProviderOutcome::Succeeded => {
+                topups::settle_topup(
+                    &self.pool,
+                    &input.payment_id,
+                    true,
+                    TopupSource::Reconciliation,
+                )
+                .await
+            }
+            ProviderOutcome::Abandoned => {
+                topups::settle_topup(&self.pool, &input.payment_id, false, TopupSource::Abandoned)
+                    .await
+            }
+            _ => {
+                return Ok(TopupOutcome {
+                    status: PaymentStatus::Pending.as_str().to_owned(),
+                })
+            }
+        }
+        .map_err(retryable)?;
+        let status = match settled {
+            Settled::Credited { .. } => {
+                tracing::info!("card top-up credited by asking the provider");
+                metrics::counter!("topups_reconciled_total").increment(1);
+                PaymentStatus::Applied
+            }
+            Settled::Failed => PaymentStatus::Failed,
+            Settled::AlreadySettled(status) => status,
+            Settled::Unknown => return Err(business("BadInput", "no such card top-up")),
+        };
+        Ok(TopupOutcome {
+            status: status.as_str().to_owned(),
+        })
+    }
+
     /// SUCCEEDED, FAILED, PENDING or ABANDONED, as the provider has it now.
     async fn provider_status(&self, payment_id: &str) -> Result<ProviderOutcome, ActivityError> {
+        self.provider_lookup(payment_id).await?.ok_or_else(|| {
+            business(
+                failure::UNKNOWN_PAYMENT,
+                "the provider does not know this payment",
+            )
+        })
+    }
+
+    /// As `provider_status`; `None` when the provider does not know the payment.
+    async fn provider_lookup(
+        &self,
+        payment_id: &str,
+    ) -> Result<Option<ProviderOutcome>, ActivityError> {
         let response = self
             .http
             .get(format!("{}/v1/payments/{payment_id}", self.provider_url))
@@ -468,10 +544,7 @@ impl PaymentActivities {
             .await
             .map_err(provider_unreachable)?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Err(business(
-                failure::UNKNOWN_PAYMENT,
-                "the provider does not know this payment",
-            ));
+            return Ok(None);
         }
         if !response.status().is_success() {
             return Err(provider_unreachable(format!(
@@ -480,9 +553,9 @@ impl PaymentActivities {
             )));
         }
         let payment: serde_json::Value = response.json().await.map_err(provider_unreachable)?;
-        Ok(provider_word(
+        Ok(Some(provider_word(
             payment["status"].as_str().unwrap_or_default(),
-        ))
+        )))
     }
 
     /// Cancels a payment the buyer did not complete in time; the provider answers 409 if it

@@ -3,9 +3,11 @@
 
 use crate::{publish_seats, retryable, retryable_cache};
 use redis::aio::ConnectionManager;
-use seatline_proto::{CheckoutInput, ProviderReport, SweepOutcome, SweeperInput};
-use seatline_storage::{catalog, payments, reservations, seat_cache, Pool};
-use seatline_workflows::{activity_definitions, checkout_workflow_id, CheckoutWorkflow};
+use seatline_proto::{CheckoutInput, ProviderReport, SweepOutcome, SweeperInput, TopupInput};
+use seatline_storage::{catalog, payments, reservations, seat_cache, topups, Pool};
+use seatline_workflows::{
+    activity_definitions, checkout_workflow_id, topup_workflow_id, CheckoutWorkflow, TopupWorkflow,
+};
 use std::sync::Arc;
 use temporalio_client::{
     errors::WorkflowInteractionError, Client, UntypedWorkflow, WorkflowDescribeOptions,
@@ -50,8 +52,13 @@ impl SweeperActivities {
             let mut outcome = SweepOutcome::default();
             let holds = self.release_stranded_holds(&input, &mut outcome).await;
             let payments = self.nudge_unsettled_payments(&input, &mut outcome).await;
+            let topups = self.nudge_unsettled_topups(&input, &mut outcome).await;
             let seat_maps = self.repair_seat_maps(&mut outcome).await;
-            holds.and(payments).and(seat_maps).map(|()| outcome)
+            holds
+                .and(payments)
+                .and(topups)
+                .and(seat_maps)
+                .map(|()| outcome)
         }
         .instrument(span)
         .await
@@ -146,6 +153,52 @@ impl SweeperActivities {
             tracing::warn!(payment_id = %payment.provider_payment_id, "card payment still pending after its hold; asked its checkout to settle it");
             outcome.payments_nudged += 1;
             metrics::counter!("card_payments_nudged_total").increment(1);
+        }
+        Ok(())
+    }
+
+    /// Card top-ups still pending well after they were due to be abandoned whose workflow is
+    /// gone: a new one asks the provider and settles them.
+    async fn nudge_unsettled_topups(
+        &self,
+        input: &SweeperInput,
+        outcome: &mut SweepOutcome,
+    ) -> Result<(), ActivityError> {
+        let due_after = input.topup_checkout_seconds + input.reconcile_after_seconds * 2;
+        let unsettled =
+            topups::unsettled_topups(&self.pool, &input.task_queue, due_after as i64, BATCH)
+                .await
+                .map_err(retryable)?;
+        for topup in unsettled {
+            let workflow_id = topup_workflow_id(&topup.provider_payment_id);
+            if running(&self.temporal, workflow_id.clone()).await? == Some(true) {
+                continue;
+            }
+            let start = TopupInput {
+                topup_id: topup.id.to_string(),
+                payment_id: topup.provider_payment_id.clone(),
+                amount: topup.amount,
+                payment_task_queue: input.payment_task_queue.clone(),
+                reconcile_after_seconds: input.reconcile_after_seconds,
+                abandon_at_ms: topup.created_at.timestamp_millis()
+                    + input.topup_checkout_seconds as i64 * 1000,
+            };
+            let options = WorkflowStartOptions::new(input.task_queue.clone(), workflow_id)
+                .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+                .build();
+            self.temporal
+                .signal_with_start_workflow(
+                    TopupWorkflow::run,
+                    start,
+                    TopupWorkflow::provider_reported,
+                    ProviderReport::default(),
+                    options,
+                )
+                .await
+                .map_err(temporal_unreachable)?;
+            tracing::warn!(payment_id = %topup.provider_payment_id, "card top-up still pending; asked its workflow to settle it");
+            outcome.topups_nudged += 1;
+            metrics::counter!("topups_nudged_total").increment(1);
         }
         Ok(())
     }

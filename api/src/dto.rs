@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use seatline_domain::{
     BalanceEntryKind, PaymentStatus, QueueStatus, ReservationStatus, Role, SeatStatus,
 };
-use seatline_storage::{balance, catalog, reservations, seat_cache};
+use seatline_storage::{balance, catalog, reservations, seat_cache, topups};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -62,6 +62,9 @@ pub struct SignInMethods {
     pub password: bool,
     /// The name-only demo login: development mode only.
     pub demo: bool,
+    /// Free balance top-ups (`POST /users/me/balance/charges`): development mode only;
+    /// otherwise a top-up is a card payment (`POST /users/me/balance/topups`).
+    pub free_topups: bool,
 }
 
 /// The caller's account.
@@ -132,7 +135,7 @@ pub struct ChargeBalance {
 pub struct PaymentWebhook {
     #[serde(default)]
     pub event_id: String,
-    #[schema(format = Uuid)]
+    /// The reservation's id, or `topup-<top-up id>` for a balance top-up.
     pub reservation_id: String,
     pub payment_id: String,
     pub amount: i64,
@@ -520,7 +523,50 @@ pub struct BalanceEntry {
     pub amount: i64,
     pub balance_after: i64,
     pub reservation_id: Option<Uuid>,
+    /// The card top-up a CHARGE came from.
+    pub topup_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A balance top-up paid by card. The balance grows when the provider confirms the payment
+/// (its signed webhook, or Seatline asking it), never before.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Topup {
+    pub topup_id: Uuid,
+    /// The provider's payment id.
+    pub payment_id: Option<String>,
+    /// KRW.
+    pub amount: i64,
+    /// PENDING until the provider confirms it (APPLIED: credited) or it is abandoned (FAILED).
+    pub status: PaymentStatus,
+    /// Where the buyer pays, while PENDING.
+    pub checkout_url: Option<String>,
+    /// Cards declined so far; the buyer may try another one.
+    pub declines: i32,
+    pub created_at: DateTime<Utc>,
+    pub settled_at: Option<DateTime<Utc>>,
+}
+
+impl From<topups::Topup> for Topup {
+    fn from(t: topups::Topup) -> Self {
+        let pending = t.status == PaymentStatus::Pending;
+        Self {
+            topup_id: t.id,
+            payment_id: t.provider_payment_id,
+            amount: t.amount,
+            status: t.status,
+            checkout_url: t.checkout_url.filter(|_| pending),
+            declines: t.declines,
+            created_at: t.created_at,
+            settled_at: t.settled_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Topups {
+    /// Newest first, at most 100.
+    pub topups: Vec<Topup>,
 }
 
 impl From<balance::BalanceEntry> for BalanceEntry {
@@ -531,6 +577,7 @@ impl From<balance::BalanceEntry> for BalanceEntry {
             amount: e.amount,
             balance_after: e.balance_after,
             reservation_id: e.reservation_id,
+            topup_id: e.topup_id,
             created_at: e.created_at,
         }
     }

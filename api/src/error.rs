@@ -63,6 +63,8 @@ pub enum ApiError {
     EmailTaken,
     #[error("one buyer may hold or own at most {limit} seats of this schedule")]
     PurchaseLimitReached { limit: u32, owned: u32 },
+    #[error("{limit} top-ups are already waiting for payment; finish or wait for one")]
+    TooManyPendingTopups { limit: u64 },
     #[error("a dependency is unavailable, try again")]
     Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -124,6 +126,7 @@ impl ApiError {
             InvalidCredentials,
             EmailTaken,
             PurchaseLimitReached { limit: 4, owned: 4 },
+            TooManyPendingTopups { limit: 3 },
             Unavailable(anyhow::anyhow!("")),
             Internal(anyhow::anyhow!("")),
         ];
@@ -156,6 +159,7 @@ impl ApiError {
                 | InvalidCredentials
                 | EmailTaken
                 | PurchaseLimitReached { .. }
+                | TooManyPendingTopups { .. }
                 | Unavailable(_)
                 | Internal(_) => {}
             }
@@ -219,6 +223,11 @@ impl ApiError {
                 json!({ "expected": expected, "got": got }),
             ),
             IdempotencyKeyReused => (StatusCode::CONFLICT, "IDEMPOTENCY_KEY_REUSED", json!({})),
+            TooManyPendingTopups { limit } => (
+                StatusCode::CONFLICT,
+                "TOO_MANY_PENDING_TOPUPS",
+                json!({ "limit": limit }),
+            ),
             IdempotencyInProgress => (StatusCode::CONFLICT, "IDEMPOTENCY_IN_PROGRESS", json!({})),
             TokenNotFound => (StatusCode::UNAUTHORIZED, "TOKEN_NOT_FOUND", json!({})),
             TokenExpired => (StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED", json!({})),

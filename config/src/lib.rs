@@ -129,6 +129,11 @@ pub struct PaymentSettings {
     /// the provider (then with backoff); also how long after its hold ended an unfinished
     /// checkout is cancelled.
     pub reconcile_after_seconds: u64,
+    /// `TOPUP_CHECKOUT_SECONDS`: how long a buyer has to pay a balance top-up by card before
+    /// the payment is cancelled at the provider.
+    pub topup_checkout_seconds: u64,
+    /// `MAX_PENDING_TOPUPS`: card top-ups one account may have waiting at once.
+    pub max_pending_topups: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -306,6 +311,8 @@ impl Settings {
                 provider_url: text("PROVIDER_URL", "http://127.0.0.1:8090"),
                 webhook_tolerance_seconds: number("WEBHOOK_TOLERANCE_SECONDS", 300)? as i64,
                 reconcile_after_seconds: number("RECONCILE_AFTER_SECONDS", 60)?.max(1),
+                topup_checkout_seconds: number("TOPUP_CHECKOUT_SECONDS", 900)?.max(1),
+                max_pending_topups: number("MAX_PENDING_TOPUPS", 3)?.max(1),
             },
             worker: WorkerSettings {
                 roles: WorkerRoles::parse(&text("WORKER_ROLES", "seats,payments"))?,

@@ -12,6 +12,7 @@ pub struct BalanceEntry {
     pub amount: i64,
     pub balance_after: i64,
     pub reservation_id: Option<Uuid>,
+    pub topup_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -70,7 +71,7 @@ pub async fn charge(pool: &PgPool, user: UserId, amount: Amount) -> Result<i64, 
 #[tracing::instrument(skip(pool), fields(user_id = %user))]
 pub async fn history(pool: &PgPool, user: UserId) -> Result<Vec<BalanceEntry>, sqlx::Error> {
     let rows = sqlx::query!(
-        "SELECT id, kind, amount, balance_after, reservation_id, created_at
+        "SELECT id, kind, amount, balance_after, reservation_id, topup_id, created_at
          FROM balance_history WHERE user_id = $1 ORDER BY id DESC LIMIT 500",
         user.as_uuid()
     )
@@ -84,6 +85,7 @@ pub async fn history(pool: &PgPool, user: UserId) -> Result<Vec<BalanceEntry>, s
                 amount: r.amount,
                 balance_after: r.balance_after,
                 reservation_id: r.reservation_id,
+                topup_id: r.topup_id,
                 created_at: r.created_at,
             })
         })

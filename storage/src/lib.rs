@@ -10,6 +10,7 @@ pub mod payments;
 pub mod pre_queue;
 pub mod reservations;
 pub mod seat_cache;
+pub mod topups;
 pub mod users;
 pub mod waiting_room;
 

@@ -292,7 +292,10 @@ async fn production_mode_has_no_demo_login_and_no_free_money() {
     let methods = api
         .send(Method::GET, "/api/v1/auth/methods", None, None)
         .await;
-    assert_eq!(methods.body, json!({ "password": true, "demo": false }));
+    assert_eq!(
+        methods.body,
+        json!({ "password": true, "demo": false, "free_topups": false })
+    );
     let created = signup(api, &email("prod"), "correct horse battery").await;
     assert_eq!(created.status, 201, "{}", created.body);
     let access = created.body["access_token"].as_str().unwrap();
@@ -308,6 +311,25 @@ async fn production_mode_has_no_demo_login_and_no_free_money() {
         api.get("/api/v1/users/me/balance", access).await.body["balance"],
         0
     );
+    // A top-up is a card payment: nothing until the provider confirms it, then the amount.
+    let topup = api
+        .post(
+            "/api/v1/users/me/balance/topups",
+            access,
+            json!({ "amount": 50_000 }),
+        )
+        .await;
+    assert_eq!(topup.status, 201, "{}", topup.body);
+    assert_eq!(
+        api.get("/api/v1/users/me/balance", access).await.body["balance"],
+        0
+    );
+    let payment = topup.body["payment_id"].as_str().unwrap();
+    app.provider.complete(payment, "SUCCEEDED", "normal").await;
+    eventually(std::time::Duration::from_secs(10), || async {
+        api.get("/api/v1/users/me/balance", access).await.body["balance"] == 50_000
+    })
+    .await;
 }
 
 #[test]

@@ -8,7 +8,7 @@ use seatline_domain::{Email, Role};
 use serde_json::{json, Value};
 
 /// A signed-in account of `role`, as a token.
-async fn staff(app: &TestApp, role: Role) -> String {
+pub(crate) async fn staff(app: &TestApp, role: Role) -> String {
     let email = format!("{role}-{}@example.com", uuid::Uuid::new_v4());
     let api = &app.api;
     let created = api

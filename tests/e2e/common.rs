@@ -198,6 +198,7 @@ pub struct Api {
     readers: Arc<Mutex<std::collections::HashMap<ScheduleId, User>>>,
 }
 
+#[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
     pub body: Value,

@@ -16,4 +16,5 @@ mod recovery;
 mod reservations;
 mod seat_map;
 mod sellout;
+mod topups;
 mod waiting_room;

@@ -149,4 +149,14 @@ export const api = {
 
   balance: () => request('GET', '/api/v1/users/me/balance'),
   topUp: (amount, idempotencyKey) => request('POST', '/api/v1/users/me/balance/charges', { body: { amount }, idempotencyKey }),
+  /** A top-up paid by card: resolves to `{topup_id, checkout_url, …}`; the balance grows once
+   *  the provider confirms the payment. */
+  cardTopUp: (amount, idempotencyKey) => request('POST', '/api/v1/users/me/balance/topups', { body: { amount }, idempotencyKey }),
+};
+
+let deployment = null;
+/** What this deployment offers (`GET /auth/methods`), asked once. */
+export const deploymentMethods = () => {
+  deployment = deployment || api.signInMethods().catch(() => ({ password: true, demo: false, free_topups: false }));
+  return deployment;
 };

@@ -11,7 +11,7 @@ use seatline_proto::SweeperInput;
 use seatline_storage::DatabaseLimits;
 use seatline_workflows::{
     sweeper_workflow_id, AdmissionWorkflow, CheckoutWorkflow, RefundWorkflow, ReservationWorkflow,
-    SweeperWorkflow,
+    SweeperWorkflow, TopupWorkflow,
 };
 use std::time::Duration;
 use temporalio_client::{Client, WorkflowIdConflictPolicy, WorkflowStartOptions};
@@ -59,6 +59,8 @@ impl SeatlineWorker {
                 .context("registering RefundWorkflow")?
                 .register_workflow::<CheckoutWorkflow>()
                 .context("registering CheckoutWorkflow")?
+                .register_workflow::<TopupWorkflow>()
+                .context("registering TopupWorkflow")?
                 .register_workflow::<SweeperWorkflow>()
                 .context("registering SweeperWorkflow")?
                 .register_activities(ReservationActivities::new(pool.clone(), redis.clone()))
@@ -109,6 +111,7 @@ async fn ensure_sweeper(client: &Client, settings: &Settings) -> anyhow::Result<
         reconcile_after_seconds: settings.payments.reconcile_after_seconds,
         task_queue: settings.temporal.task_queue.clone(),
         payment_task_queue: settings.temporal.payment_task_queue.clone(),
+        topup_checkout_seconds: settings.payments.topup_checkout_seconds,
     };
     let options = WorkflowStartOptions::new(
         settings.temporal.task_queue.clone(),

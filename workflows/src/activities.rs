@@ -3,9 +3,10 @@
 #![allow(clippy::unimplemented, unused_variables)]
 
 use seatline_proto::{
-    AdmitBatchInput, AdmitBatchOutcome, CardPaymentStatus, CheckCardPaymentInput, ConfirmOutcome,
-    ConfirmWithBalanceInput, ConfirmWithCardInput, HoldOutcome, HoldSeatsInput,
-    RefundCardPaymentInput, RefundOutcome, ReleaseHoldInput, SweepOutcome, SweeperInput,
+    AdmitBatchInput, AdmitBatchOutcome, CardPaymentStatus, CheckCardPaymentInput,
+    CheckTopupPaymentInput, ConfirmOutcome, ConfirmWithBalanceInput, ConfirmWithCardInput,
+    HoldOutcome, HoldSeatsInput, RefundCardPaymentInput, RefundOutcome, ReleaseHoldInput,
+    SweepOutcome, SweeperInput, TopupOutcome,
 };
 use temporalio_macros::activity_definitions;
 use temporalio_sdk::activities::ActivityError;
@@ -65,6 +66,16 @@ impl ReservationActivities {
         unimplemented!()
     }
 
+    /// Asks the provider for a card top-up's outcome (payment task queue) and settles a final
+    /// one: a success credits the balance once, an abandoned payment fails the top-up. With
+    /// `abandon`, cancels a still pending payment first. Answers PENDING, APPLIED or FAILED.
+    #[activity(name = "check_topup_payment")]
+    pub fn check_topup_payment(
+        input: CheckTopupPaymentInput,
+    ) -> Result<TopupOutcome, ActivityError> {
+        unimplemented!()
+    }
+
     /// One pass of the safety net: stranded holds, unsettled card payments, stale seat maps.
     #[activity(name = "sweep")]
     pub fn sweep(input: SweeperInput) -> Result<SweepOutcome, ActivityError> {
@@ -75,7 +86,7 @@ impl ReservationActivities {
 /// Names for the activity definitions, so the worker crate can implement them.
 pub mod definitions {
     pub use super::reservation_activities::{
-        AdmitBatch, CheckCardPayment, ConfirmWithBalance, ConfirmWithCard, HoldSeats,
-        RefundCardPayment, ReleaseHold, Sweep,
+        AdmitBatch, CheckCardPayment, CheckTopupPayment, ConfirmWithBalance, ConfirmWithCard,
+        HoldSeats, RefundCardPayment, ReleaseHold, Sweep,
     };
 }

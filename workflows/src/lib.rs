@@ -7,6 +7,7 @@ mod checkout;
 mod refund;
 mod reservation;
 mod sweeper;
+mod topup;
 
 pub use activities::{definitions as activity_definitions, ReservationActivities};
 pub use admission::AdmissionWorkflow;
@@ -14,3 +15,4 @@ pub use checkout::{checkout_workflow_id, CheckoutWorkflow};
 pub use refund::RefundWorkflow;
 pub use reservation::{ReservationWorkflow, RESERVATION_STATUS, SCHEDULE_ID, USER_ID};
 pub use sweeper::{sweeper_workflow_id, SweeperWorkflow};
+pub use topup::{topup_workflow_id, TopupWorkflow};

@@ -193,6 +193,7 @@ pub async fn methods(State(state): State<AppState>) -> Json<SignInMethods> {
     Json(SignInMethods {
         password: true,
         demo: !state.settings.accounts.is_production(),
+        free_topups: !state.settings.accounts.is_production(),
     })
 }
 

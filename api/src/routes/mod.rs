@@ -29,6 +29,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(balance::get_balance))
         .routes(routes!(balance::charge))
         .routes(routes!(balance::history))
+        .routes(routes!(balance::start_topup, balance::list_topups))
+        .routes(routes!(balance::get_topup))
         .routes(routes!(queue::join))
         .routes(routes!(queue::current, queue::leave))
         .routes(routes!(queue::receipt))

@@ -23,6 +23,8 @@ use seatline_storage::{
 };
 use seatline_workflows::{checkout_workflow_id, CheckoutWorkflow};
 use serde_json::{json, Value};
+
+use super::balance::{self, TOPUP_REFERENCE};
 use temporalio_client::{WorkflowIdConflictPolicy, WorkflowStartOptions};
 
 /// Start a card payment with the provider for a held reservation.
@@ -62,41 +64,14 @@ pub async fn checkout(
         ScheduleId::from(reservation.schedule_id),
     )?;
     let public = state.public_url.as_str();
-    let response = state
-        .http
-        .post(format!(
-            "{}/v1/payments",
-            state.settings.payments.provider_url
-        ))
-        .json(&json!({
-            "reservation_id": id,
-            "amount": reservation.amount,
-            "currency": "KRW",
-            "callback_url": format!("{public}/api/v1/payments/webhook"),
-            "return_url": format!("{public}/#/reservation/{id}"),
-        }))
-        .send()
-        .await
-        .map_err(|e| ApiError::Unavailable(anyhow::anyhow!("payment provider: {e}")))?;
-    if !response.status().is_success() {
-        return Err(ApiError::Unavailable(anyhow::anyhow!(
-            "payment provider answered {}",
-            response.status()
-        )));
-    }
-    let mut created: Value = response
-        .json()
-        .await
-        .map_err(|e| ApiError::Unavailable(anyhow::anyhow!("payment provider: {e}")))?;
-    let payment_id = created["payment_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    if payment_id.is_empty() {
-        return Err(ApiError::Unavailable(anyhow::anyhow!(
-            "provider gave no payment id"
-        )));
-    }
+    let created = create_provider_payment(
+        &state,
+        &id.to_string(),
+        reservation.amount,
+        &format!("{public}/#/reservation/{id}"),
+    )
+    .await?;
+    let payment_id = created.payment_id;
     payments::create_card_payment(&state.pool, id, user, &payment_id, reservation.amount).await?;
     // From here on the payment is followed until it is applied, refunded or abandoned,
     // whether or not the provider's webhook ever reaches us.
@@ -115,9 +90,65 @@ pub async fn checkout(
             payment_id,
             amount: reservation.amount,
             status: PaymentStatus::Pending,
-            checkout_url: created["checkout_url"].take(),
+            checkout_url: created.checkout_url.map_or(Value::Null, Value::String),
         }),
     ))
+}
+
+/// A payment the provider created: its id, and where the buyer pays.
+pub(crate) struct ProviderPayment {
+    pub payment_id: String,
+    pub checkout_url: Option<String>,
+}
+
+/// Creates a card payment at the provider for `reference` (a reservation id, or
+/// `topup-<id>`); its webhook comes back to this API.
+pub(crate) async fn create_provider_payment(
+    state: &AppState,
+    reference: &str,
+    amount: i64,
+    return_url: &str,
+) -> ApiResult<ProviderPayment> {
+    let public = state.public_url.as_str();
+    let response = state
+        .http
+        .post(format!(
+            "{}/v1/payments",
+            state.settings.payments.provider_url
+        ))
+        .json(&json!({
+            "reservation_id": reference,
+            "amount": amount,
+            "currency": "KRW",
+            "callback_url": format!("{public}/api/v1/payments/webhook"),
+            "return_url": return_url,
+        }))
+        .send()
+        .await
+        .map_err(|e| ApiError::Unavailable(anyhow::anyhow!("payment provider: {e}")))?;
+    if !response.status().is_success() {
+        return Err(ApiError::Unavailable(anyhow::anyhow!(
+            "payment provider answered {}",
+            response.status()
+        )));
+    }
+    let created: Value = response
+        .json()
+        .await
+        .map_err(|e| ApiError::Unavailable(anyhow::anyhow!("payment provider: {e}")))?;
+    let payment_id = created["payment_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if payment_id.is_empty() {
+        return Err(ApiError::Unavailable(anyhow::anyhow!(
+            "provider gave no payment id"
+        )));
+    }
+    Ok(ProviderPayment {
+        payment_id,
+        checkout_url: created["checkout_url"].as_str().map(str::to_owned),
+    })
 }
 
 /// The provider's callback. Answers 2xx only once the event is durably recorded and handed to
@@ -166,6 +197,9 @@ pub async fn webhook(
         Ok(o @ (ProviderOutcome::Succeeded | ProviderOutcome::Failed)) => o,
         _ => return Err(ApiError::Validation("status is SUCCEEDED or FAILED".into())),
     };
+    if let Some(topup) = event.reservation_id.strip_prefix(TOPUP_REFERENCE) {
+        return balance::topup_webhook(&state, topup, &event, outcome).await;
+    }
     let reservation = ReservationId::parse(&event.reservation_id)
         .map_err(|_| ApiError::NotFound("reservation"))?;
     let payment = payments::find_card_payment(&state.pool, &event.payment_id)

@@ -1,6 +1,6 @@
 // A reservation: the hold's countdown, paying by balance (with a top-up when short) or by card,
 // cancelling, and the confirmation.
-import { api, newIdempotencyKey } from '../api.js';
+import { api, deploymentMethods, newIdempotencyKey } from '../api.js';
 import { announce, clearBanner, showBanner } from '../banner.js';
 import { ensureScheduleTitle, scheduleTitle } from '../catalog.js';
 import { handleError, runAction, showHoldExpired } from '../errors.js';
@@ -178,6 +178,12 @@ async function topUp() {
   }
   const idempotencyKey = newIdempotencyKey();
   await runAction('[data-testid=topup-button]', async () => {
+    if (!(await deploymentMethods()).free_topups) {
+      // Production: a card payment at the provider; the balance grows when it confirms.
+      const topup = await api.cardTopUp(amount, idempotencyKey);
+      location.assign(topup.checkout_url);
+      return;
+    }
     const result = await api.topUp(amount, idempotencyKey);
     setBalance(result.balance); setTopUpNeeded(null);
     if (state.route.view === 'reservation') redraw();
