@@ -182,7 +182,7 @@ impl ReservationActivities {
         let reservation = parse(ReservationId::parse(&input.reservation_id))?;
         let to: ReservationStatus = parse(input.reason.parse())?;
         let actor: Actor = input.actor.parse().unwrap_or(Actor::System);
-        let status = reservations::release_hold(&self.pool, reservation, to, actor)
+        let status = reservations::release_hold(&self.pool, reservation, to, actor, &input.note)
             .await
             .map_err(retryable)?;
         self.publish_seats(reservation).await?;

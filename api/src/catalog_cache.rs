@@ -33,6 +33,11 @@ pub struct CatalogCache {
 }
 
 impl CatalogCache {
+    /// Forgets every listing (an organizer changed the catalogue).
+    pub fn clear(&self) {
+        self.slots.lock().expect("lock").clear();
+    }
+
     /// The listing, from memory while it is fresh, else from `load` (whose error is passed on
     /// and not kept).
     pub async fn get<E, F, Fut>(&self, listing: Listing, load: F) -> Result<Option<Bytes>, E>

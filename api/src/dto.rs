@@ -608,3 +608,245 @@ pub struct ReadinessChecks {
     pub redis: &'static str,
     pub temporal: &'static str,
 }
+
+// --- the organizer's and the operator's side ---------------------------------------------------
+
+/// A grade of a hall with its price (KRW).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct GradePriceBody {
+    pub grade: String,
+    #[serde(deserialize_with = "integer")]
+    pub price: i64,
+}
+
+/// One seat of an uploaded layout.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LayoutSeatBody {
+    #[serde(default)]
+    pub section: String,
+    #[serde(deserialize_with = "integer")]
+    pub row: i64,
+    #[serde(deserialize_with = "integer")]
+    pub number: i64,
+    pub grade: String,
+    #[serde(default)]
+    pub x: Option<i64>,
+    #[serde(default)]
+    pub y: Option<i64>,
+}
+
+/// A hall from a layout: seats as JSON rows, or as CSV text
+/// (`section,row,number,grade,x,y`, header first).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct HallUpload {
+    pub name: String,
+    pub grades: Vec<GradePriceBody>,
+    #[serde(default)]
+    pub seats: Option<Vec<LayoutSeatBody>>,
+    #[serde(default)]
+    pub seats_csv: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HallGrade {
+    pub grade: String,
+    pub price: i64,
+    pub seats: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Hall {
+    pub hall_id: Uuid,
+    pub name: String,
+    pub seats: i64,
+    pub grades: Vec<HallGrade>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Halls {
+    pub halls: Vec<Hall>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewConcert {
+    pub title: String,
+    pub artist: String,
+    pub venue: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ConcertEdit {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub artist: Option<String>,
+    #[serde(default)]
+    pub venue: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminConcert {
+    pub concert_id: Uuid,
+    pub title: String,
+    pub artist: String,
+    pub venue: String,
+    /// Null while a draft.
+    pub published_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminConcerts {
+    pub concerts: Vec<AdminConcert>,
+}
+
+/// A schedule's sale settings; absent: the deployment's default.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+pub struct SaleSettingsBody {
+    /// Seats one buyer may hold or own of this schedule.
+    #[serde(default)]
+    pub seats_per_buyer: Option<i32>,
+    /// How long a hold lasts.
+    #[serde(default)]
+    pub hold_seconds: Option<i32>,
+    /// Buyers admitted from the line per second.
+    #[serde(default)]
+    pub admission_rate: Option<f64>,
+    /// Buyers choosing seats at once, at most.
+    #[serde(default)]
+    pub active_cap: Option<i32>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewScheduleBody {
+    pub hall_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub booking_opens_at: DateTime<Utc>,
+    pub booking_closes_at: DateTime<Utc>,
+    #[serde(default, flatten)]
+    pub settings: SaleSettingsBody,
+    /// This schedule's price per grade; grades not named keep the hall's price.
+    #[serde(default)]
+    pub prices: Vec<GradePriceBody>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ScheduleEditBody {
+    #[serde(default)]
+    pub hall_id: Option<Uuid>,
+    #[serde(default)]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub booking_opens_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub booking_closes_at: Option<DateTime<Utc>>,
+    #[serde(default, flatten)]
+    pub settings: SaleSettingsBody,
+    #[serde(default)]
+    pub prices: Vec<GradePriceBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminSchedule {
+    pub schedule_id: Uuid,
+    pub concert_id: Uuid,
+    pub hall_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub booking_opens_at: DateTime<Utc>,
+    pub booking_closes_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub settings: SaleSettingsBody,
+    /// The price of each grade for this schedule.
+    pub grades: Vec<GradePrice>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WithholdSeats {
+    /// Seat ids of the schedule, 1 to 5,000.
+    #[serde(deserialize_with = "integers")]
+    pub seat_ids: Vec<i64>,
+    /// Why (press, promoter, wheelchair, companion, …); required to withhold.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WithheldSeats {
+    /// The seats whose status changed.
+    pub changed: Vec<i64>,
+    /// Seats left as they were: held, sold, already so, or not of this schedule.
+    pub skipped: Vec<i64>,
+}
+
+/// An operator steering a schedule's line: `PAUSE`, `RESUME` or `RETUNE` (with a new rate
+/// and/or cap).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AdmissionCommand {
+    #[schema(example = "PAUSE")]
+    pub action: String,
+    #[serde(default)]
+    pub admission_rate: Option<f64>,
+    #[serde(default)]
+    pub active_cap: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdmissionState {
+    pub schedule_id: Uuid,
+    pub paused: bool,
+    pub sold_out: bool,
+    /// Buyers admitted so far.
+    pub served: u64,
+    /// Buyers choosing seats now.
+    pub active: u64,
+    /// Buyers still in line.
+    pub waiting: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GradeSales {
+    pub grade: String,
+    pub available: i64,
+    pub held: i64,
+    pub sold: i64,
+    pub withheld: i64,
+    /// KRW of the sold seats.
+    pub revenue: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SalesView {
+    pub schedule_id: Uuid,
+    pub grades: Vec<GradeSales>,
+    pub revenue: i64,
+    /// Holds made in the last minute, and how many of the holds made in the last 15 minutes
+    /// were paid (0 to 1).
+    pub holds_last_minute: i64,
+    pub hold_to_payment: f64,
+    pub line: AdmissionState,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OperatorCancel {
+    /// Why the operator cancels it; kept in the audit log.
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminEvent {
+    pub id: i64,
+    pub actor_id: Uuid,
+    pub actor_role: String,
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: String,
+    #[schema(value_type = Object)]
+    pub details: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminEvents {
+    pub events: Vec<AdminEvent>,
+}

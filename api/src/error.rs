@@ -63,6 +63,12 @@ pub enum ApiError {
     EmailTaken,
     #[error("one buyer may hold or own at most {limit} seats of this schedule")]
     PurchaseLimitReached { limit: u32, owned: u32 },
+    #[error("the layout has problems; nothing was stored")]
+    LayoutInvalid {
+        problems: Vec<seatline_domain::LayoutProblem>,
+    },
+    #[error("{0}")]
+    ScheduleHasSales(String),
     #[error("{limit} top-ups are already waiting for payment; finish or wait for one")]
     TooManyPendingTopups { limit: u64 },
     #[error("a dependency is unavailable, try again")]
@@ -127,6 +133,8 @@ impl ApiError {
             EmailTaken,
             PurchaseLimitReached { limit: 4, owned: 4 },
             TooManyPendingTopups { limit: 3 },
+            LayoutInvalid { problems: vec![] },
+            ScheduleHasSales(String::new()),
             Unavailable(anyhow::anyhow!("")),
             Internal(anyhow::anyhow!("")),
         ];
@@ -160,6 +168,8 @@ impl ApiError {
                 | EmailTaken
                 | PurchaseLimitReached { .. }
                 | TooManyPendingTopups { .. }
+                | LayoutInvalid { .. }
+                | ScheduleHasSales(_)
                 | Unavailable(_)
                 | Internal(_) => {}
             }
@@ -223,6 +233,12 @@ impl ApiError {
                 json!({ "expected": expected, "got": got }),
             ),
             IdempotencyKeyReused => (StatusCode::CONFLICT, "IDEMPOTENCY_KEY_REUSED", json!({})),
+            LayoutInvalid { problems } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "LAYOUT_INVALID",
+                json!({ "problems": problems.iter().map(|p| json!({ "row": p.row, "message": p.message })).collect::<Vec<_>>() }),
+            ),
+            ScheduleHasSales(_) => (StatusCode::CONFLICT, "SCHEDULE_HAS_SALES", json!({})),
             TooManyPendingTopups { limit } => (
                 StatusCode::CONFLICT,
                 "TOO_MANY_PENDING_TOPUPS",

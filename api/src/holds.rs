@@ -38,6 +38,26 @@ pub struct HoldAsk {
     pub reservation: ReservationId,
 }
 
+/// A schedule's own hold duration and seats per buyer, or the deployment's.
+#[derive(Clone, Copy)]
+struct SaleTerms {
+    hold_seconds: u64,
+    seats_per_buyer: u32,
+}
+
+impl SaleTerms {
+    fn of(state: &AppState, window: &catalog::BookingWindow) -> Self {
+        Self {
+            hold_seconds: window
+                .hold_seconds
+                .map_or(state.settings.hold.as_secs(), |s| s as u64),
+            seats_per_buyer: window
+                .seats_per_buyer
+                .map_or(state.settings.limits.max_seats_per_buyer, |n| n as u32),
+        }
+    }
+}
+
 impl HoldAsk {
     pub fn parse(user: UserId, body: &HoldSeats, idempotency_key: Option<&str>) -> ApiResult<Self> {
         let schedule =
@@ -60,7 +80,7 @@ pub async fn place_hold(
     queue_token: Option<&str>,
     retried: bool,
 ) -> ApiResult<Reservation> {
-    check_allowed(state, ask, queue_token).await?;
+    let terms = check_allowed(state, ask, queue_token).await?;
     if retried {
         // A retry of a hold whose first answer was lost (a 5xx, a timeout): the hold may
         // have been made all the same, and it is the buyer's.
@@ -70,14 +90,14 @@ pub async fn place_hold(
     }
     let claim = PreCheckClaim::take(state, ask).await?;
     let held = match claim.slot(state).await {
-        Ok(_slot) => start_hold(state, ask).await,
+        Ok(_slot) => start_hold(state, ask, terms).await,
         Err(busy) => Err(busy),
     };
     // The hold is decided (or the buyer will ask again): the seat map now says HELD (written
     // by the hold activity) or the seats are someone else's. Either way the claims have done
     // their job, and a hold still deciding publishes its seats when it commits.
     claim.give_back(state).await;
-    answer(state, ask, held?).await
+    answer(state, ask, held?, terms).await
 }
 
 /// The booking window is open, it is the buyer's turn, and every seat is the schedule's.
@@ -85,13 +105,14 @@ async fn check_allowed(
     state: &AppState,
     ask: &HoldAsk,
     queue_token: Option<&str>,
-) -> ApiResult<()> {
+) -> ApiResult<SaleTerms> {
     let window = catalog::booking_window(&state.pool, ask.schedule)
         .await?
         .ok_or(ApiError::NotFound("schedule"))?;
     if !window.is_open(Utc::now()) {
         return Err(ApiError::BookingClosed);
     }
+    let terms = SaleTerms::of(state, &window);
     require_turn(state, ask.user, queue_token, ask.schedule).await?;
     let map = state
         .seat_maps
@@ -109,12 +130,12 @@ async fn check_allowed(
         return Err(ApiError::UnknownSeats { seat_ids: unknown });
     }
     // Turned away early; the hold activity checks again under the buyer's lock.
-    let limit = state.settings.limits.max_seats_per_buyer;
+    let limit = terms.seats_per_buyer;
     let owned = reservations::seats_of_buyer(&state.pool, ask.user, ask.schedule).await?;
     if owned + ask.seats.raw().len() as u32 > limit {
         return Err(ApiError::PurchaseLimitReached { limit, owned });
     }
-    Ok(())
+    Ok(terms)
 }
 
 /// The seats claimed in Redis, all or nothing, for `CLAIM_MS`.
@@ -183,15 +204,15 @@ impl PreCheckClaim {
 /// Starts the reservation's workflow and waits, at most `TEMPORAL_CALL_TIMEOUT_MS`, for its
 /// `hold` update to answer. A retry under the same id joins the running workflow; a closed
 /// one is never started again.
-async fn start_hold(state: &AppState, ask: &HoldAsk) -> ApiResult<HoldOutcome> {
+async fn start_hold(state: &AppState, ask: &HoldAsk, terms: SaleTerms) -> ApiResult<HoldOutcome> {
     let input = ReservationInput {
         reservation_id: ask.reservation.to_string(),
         user_id: ask.user.to_string(),
         schedule_id: ask.schedule.to_string(),
         seat_ids: ask.seats.raw(),
-        hold_seconds: state.settings.hold.as_secs(),
+        hold_seconds: terms.hold_seconds,
         payment_task_queue: state.settings.temporal.payment_task_queue.clone(),
-        max_seats_per_buyer: state.settings.limits.max_seats_per_buyer,
+        max_seats_per_buyer: terms.seats_per_buyer,
     };
     let options = WorkflowUpdateWithStartOptions::new(
         state.settings.temporal.task_queue.clone(),
@@ -227,7 +248,12 @@ async fn start_hold(state: &AppState, ask: &HoldAsk) -> ApiResult<HoldOutcome> {
 }
 
 /// What the workflow decided, as the buyer hears it.
-async fn answer(state: &AppState, ask: &HoldAsk, held: HoldOutcome) -> ApiResult<Reservation> {
+async fn answer(
+    state: &AppState,
+    ask: &HoldAsk,
+    held: HoldOutcome,
+    terms: SaleTerms,
+) -> ApiResult<Reservation> {
     match held.result() {
         HoldResult::Held => {
             metrics::counter!("holds_won_total").increment(1);
@@ -268,7 +294,7 @@ async fn answer(state: &AppState, ask: &HoldAsk, held: HoldOutcome) -> ApiResult
             })
         }
         HoldResult::PurchaseLimitReached => {
-            let limit = state.settings.limits.max_seats_per_buyer;
+            let limit = terms.seats_per_buyer;
             let owned = reservations::seats_of_buyer(&state.pool, ask.user, ask.schedule).await?;
             Err(ApiError::PurchaseLimitReached { limit, owned })
         }

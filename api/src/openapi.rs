@@ -229,6 +229,7 @@ mod tests {
                 "GET" => item.get.as_ref(),
                 "POST" => item.post.as_ref(),
                 "DELETE" => item.delete.as_ref(),
+                "PATCH" => item.patch.as_ref(),
                 _ => None,
             }
             .unwrap();

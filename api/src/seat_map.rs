@@ -7,6 +7,7 @@
 use crate::dto::{
     CompactSeatMap, GradePrice, MapSeat, SeatLayout, SeatMap, SeatMapBody, SeatStreamEvent,
 };
+use crate::routes::CATALOG_CHANNEL;
 use bytes::Bytes;
 use flate2::{write::GzEncoder, Compression};
 use futures::StreamExt;
@@ -37,6 +38,8 @@ pub struct SeatMaps {
     maps: Arc<Mutex<HashMap<ScheduleId, Slot>>>,
     pool: Pool,
     redis: ConnectionManager,
+    /// The process' catalogue listings, dropped with the maps when an organizer changes them.
+    catalog: Option<Arc<crate::catalog_cache::CatalogCache>>,
 }
 
 pub struct ScheduleMap {
@@ -78,6 +81,7 @@ impl SeatMaps {
             maps: Default::default(),
             pool,
             redis,
+            catalog: None,
         }
     }
 
@@ -147,6 +151,22 @@ impl SeatMaps {
         maps.values()
             .filter_map(|slot| slot.get().cloned())
             .collect()
+    }
+
+    /// Listings to drop along with the maps when the catalogue changes.
+    pub fn with_catalog(mut self, catalog: Arc<crate::catalog_cache::CatalogCache>) -> Self {
+        self.catalog = Some(catalog);
+        self
+    }
+
+    /// Drops what this process keeps of a schedule (its layout or prices changed); the next
+    /// request loads it again. Open streams keep the old map until they reconnect.
+    pub fn forget(&self, schedule: ScheduleId) {
+        self.maps.lock().expect("lock").remove(&schedule);
+    }
+
+    pub fn forget_all(&self) {
+        self.maps.lock().expect("lock").clear();
     }
 
     /// Reloads every status from Redis (rebuilding Redis from PostgreSQL if it must).
@@ -248,10 +268,21 @@ impl SeatMaps {
         let client = redis::Client::open(redis_url)?;
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(CHANGES_CHANNEL).await?;
+        pubsub.subscribe(CATALOG_CHANNEL).await?;
         // Anything missed while not subscribed is caught by the next version check.
         let mut messages = pubsub.on_message();
         while let Some(message) = messages.next().await {
             let payload: String = message.get_payload()?;
+            if message.get_channel_name() == CATALOG_CHANNEL {
+                match ScheduleId::parse(&payload) {
+                    Ok(schedule) => self.forget(schedule),
+                    Err(_) => self.forget_all(),
+                }
+                if let Some(catalog) = &self.catalog {
+                    catalog.clear();
+                }
+                continue;
+            }
             match serde_json::from_str::<SeatChanges>(&payload) {
                 Ok(changes) => self.apply(changes),
                 Err(err) => tracing::warn!(error = %err, "unreadable seat change"),

@@ -66,7 +66,9 @@ impl Application {
             .timeout(std::time::Duration::from_secs(10))
             .build()
             .context("HTTP client")?;
-        let seat_maps = crate::seat_map::SeatMaps::new(pool.clone(), redis.clone());
+        let catalog = Arc::new(crate::catalog_cache::CatalogCache::default());
+        let seat_maps = crate::seat_map::SeatMaps::new(pool.clone(), redis.clone())
+            .with_catalog(catalog.clone());
         // Background work lives as long as the application: dropping or stopping it stops them.
         let background = CancellationToken::new();
         seat_maps.spawn_followers(settings.redis.url.clone(), background.clone());
@@ -91,7 +93,7 @@ impl Application {
             public_url: Arc::new(public_url),
             queue_tokens: QueueTokenSigner::new(settings.secrets.queue_token.expose_secret()),
             admission_started: Default::default(),
-            catalog: Default::default(),
+            catalog,
             hold_slots: tokio::sync::Semaphore::new(settings.holds_in_flight),
             settings: Arc::new(settings),
         });

@@ -41,7 +41,7 @@ pub struct Shared {
     /// Seat-change streams open on this process, per account (`MAX_STREAMS_PER_ACCOUNT`).
     pub open_streams: Mutex<HashMap<seatline_domain::UserId, usize>>,
     pub seat_maps: crate::seat_map::SeatMaps,
-    pub catalog: crate::catalog_cache::CatalogCache,
+    pub catalog: Arc<crate::catalog_cache::CatalogCache>,
     /// For calls to the payment provider.
     pub http: reqwest::Client,
     /// How the provider and browsers reach this API.

@@ -26,7 +26,11 @@ pub fn admission_workflow_id(task_queue: &str, schedule: ScheduleId) -> String {
 /// Makes sure the schedule's one admission controller runs. Temporal keeps it unique by
 /// workflow id however many API processes ask; this process asks at most every 30 seconds
 /// per schedule (so a controller an operator terminated comes back).
-pub async fn ensure_admission(state: &AppState, schedule: ScheduleId) -> ApiResult<()> {
+pub async fn ensure_admission(
+    state: &AppState,
+    schedule: ScheduleId,
+    window: &seatline_storage::catalog::BookingWindow,
+) -> ApiResult<()> {
     let recently = state
         .admission_started
         .lock()
@@ -39,8 +43,13 @@ pub async fn ensure_admission(state: &AppState, schedule: ScheduleId) -> ApiResu
     let s = &state.settings;
     let input = AdmissionInput {
         schedule_id: schedule.to_string(),
-        admit_per_second: s.waiting_room.admission_rate,
-        active_cap: s.waiting_room.active_cap,
+        // The schedule's own settings, or the deployment's; operators retune it live.
+        admit_per_second: window
+            .admission_rate
+            .unwrap_or(s.waiting_room.admission_rate),
+        active_cap: window
+            .active_cap
+            .map_or(s.waiting_room.active_cap, |c| c as u64),
         turn_seconds: s.waiting_room.turn_seconds,
         tick_ms: s.waiting_room.tick_ms,
         paused: false,

@@ -3,12 +3,16 @@
 
 mod account;
 mod ids;
+mod layout;
 mod money;
 mod reservation;
 mod seats;
 
 pub use account::{Email, Password, Role};
 pub use ids::{ConcertId, ReservationId, ScheduleId, SeatId, UserId};
+pub use layout::{
+    HallLayout, LayoutProblem, LayoutSeat, RawSeat, MAX_SEATS_PER_HALL, MAX_SEAT_PRICE,
+};
 pub use money::{Amount, MAX_CHARGE};
 pub use reservation::{
     Actor, AuditKind, BalanceEntryKind, HoldDuration, HoldResult, PaymentMethod, PaymentStatus,

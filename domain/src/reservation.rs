@@ -97,21 +97,24 @@ impl ReservationStatus {
 }
 
 string_enum!(
-    /// The sale state of one seat of one schedule.
+    /// The sale state of one seat of one schedule. WITHHELD: kept back by the organizer
+    /// (press, wheelchair and companion seats), never held.
     SeatStatus {
         Available => "AVAILABLE",
         Held => "HELD",
         Sold => "SOLD",
+        Withheld => "WITHHELD",
     }
 );
 
 impl SeatStatus {
-    /// The one-letter form of the compact seat map and the Redis cache: `A`, `H`, `S`.
+    /// The one-letter form of the compact seat map and the Redis cache: `A`, `H`, `S`, `W`.
     pub fn letter(self) -> u8 {
         match self {
             Self::Available => b'A',
             Self::Held => b'H',
             Self::Sold => b'S',
+            Self::Withheld => b'W',
         }
     }
 
@@ -120,6 +123,7 @@ impl SeatStatus {
         match letter {
             b'H' => Self::Held,
             b'S' => Self::Sold,
+            b'W' => Self::Withheld,
             _ => Self::Available,
         }
     }
@@ -289,7 +293,12 @@ mod tests {
 
     #[test]
     fn seat_letters_round_trip() {
-        for s in [SeatStatus::Available, SeatStatus::Held, SeatStatus::Sold] {
+        for s in [
+            SeatStatus::Available,
+            SeatStatus::Held,
+            SeatStatus::Sold,
+            SeatStatus::Withheld,
+        ] {
             assert_eq!(SeatStatus::from_letter(s.letter()), s);
         }
         assert_eq!(SeatStatus::from_letter(b'?'), SeatStatus::Available);

@@ -48,6 +48,7 @@ impl ReleaseHoldInput {
             reservation_id: reservation_id.to_owned(),
             reason: to.as_str().to_owned(),
             actor: actor.as_str().to_owned(),
+            note: String::new(),
         }
     }
 }

@@ -44,7 +44,8 @@ pub struct SeatView {
 pub async fn list_concerts(pool: &PgPool) -> Result<Vec<Concert>, sqlx::Error> {
     sqlx::query_as!(
         Concert,
-        "SELECT id, title, artist, venue FROM concerts ORDER BY created_at, title"
+        "SELECT id, title, artist, venue FROM concerts WHERE published_at IS NOT NULL
+         ORDER BY created_at, title"
     )
     .fetch_all(pool)
     .await
@@ -53,7 +54,8 @@ pub async fn list_concerts(pool: &PgPool) -> Result<Vec<Concert>, sqlx::Error> {
 #[tracing::instrument(skip(pool))]
 pub async fn concert_exists(pool: &PgPool, id: ConcertId) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar!(
-        r#"SELECT EXISTS (SELECT 1 FROM concerts WHERE id = $1) AS "exists!""#,
+        r#"SELECT EXISTS (SELECT 1 FROM concerts WHERE id = $1 AND published_at IS NOT NULL)
+           AS "exists!""#,
         id.as_uuid()
     )
     .fetch_one(pool)
@@ -71,18 +73,24 @@ pub async fn list_schedules(
                   (SELECT count(*) FROM seat_inventory i WHERE i.schedule_id = s.id) AS "total_seats!",
                   (SELECT count(*) FROM seat_inventory i
                     WHERE i.schedule_id = s.id AND i.status = 'AVAILABLE') AS "available_seats!"
-           FROM schedules s WHERE s.concert_id = $1 ORDER BY s.starts_at"#,
+           FROM schedules s WHERE s.concert_id = $1 AND s.published_at IS NOT NULL
+           ORDER BY s.starts_at"#,
         concert.as_uuid()
     )
     .fetch_all(pool)
     .await
 }
 
-/// When buyers may hold seats of a schedule.
+/// When buyers may hold seats of a schedule, and its own sale settings (`None`: the
+/// deployment's).
 #[derive(Debug, Clone, Copy)]
 pub struct BookingWindow {
     pub opens_at: DateTime<Utc>,
     pub closes_at: DateTime<Utc>,
+    pub seats_per_buyer: Option<i32>,
+    pub hold_seconds: Option<i32>,
+    pub admission_rate: Option<f64>,
+    pub active_cap: Option<i32>,
 }
 
 impl BookingWindow {
@@ -98,8 +106,10 @@ pub async fn booking_window(
 ) -> Result<Option<BookingWindow>, sqlx::Error> {
     sqlx::query_as!(
         BookingWindow,
-        "SELECT booking_opens_at AS opens_at, booking_closes_at AS closes_at
-         FROM schedules WHERE id = $1",
+        "SELECT s.booking_opens_at AS opens_at, s.booking_closes_at AS closes_at,
+                s.seats_per_buyer, s.hold_seconds, s.admission_rate, s.active_cap
+         FROM schedules s JOIN concerts c ON c.id = s.concert_id
+         WHERE s.id = $1 AND s.published_at IS NOT NULL AND c.published_at IS NOT NULL",
         id.as_uuid()
     )
     .fetch_optional(pool)
@@ -111,8 +121,8 @@ pub async fn booking_window(
 pub async fn seat_map(pool: &PgPool, schedule: ScheduleId) -> Result<Vec<SeatView>, sqlx::Error> {
     sqlx::query_as!(
         SeatView,
-        r#"SELECT s.id AS seat_id, s.row_number AS row, s.seat_number AS number, s.grade, s.price,
-                  i.status
+        r#"SELECT s.id AS seat_id, s.row_number AS row, s.seat_number AS number, s.grade,
+                  COALESCE(i.price, s.price) AS "price!", i.status
            FROM seat_inventory i JOIN seats s ON s.id = i.seat_id
            WHERE i.schedule_id = $1
            ORDER BY s.row_number, s.seat_number"#,
@@ -129,7 +139,7 @@ pub async fn grade_prices(
 ) -> Result<Vec<GradePrice>, sqlx::Error> {
     sqlx::query_as!(
         GradePrice,
-        r#"SELECT s.grade, max(s.price) AS "price!"
+        r#"SELECT s.grade, max(COALESCE(i.price, s.price)) AS "price!"
            FROM seat_inventory i JOIN seats s ON s.id = i.seat_id
            WHERE i.schedule_id = $1 GROUP BY s.grade ORDER BY 2 DESC"#,
         schedule.as_uuid()

@@ -2,6 +2,7 @@
 //! rule such as "a seat is held by one reservation at most" lives in one place.
 
 pub mod accounts;
+pub mod admin;
 pub mod balance;
 pub mod catalog;
 pub mod demo;

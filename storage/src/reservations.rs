@@ -104,7 +104,8 @@ pub async fn hold_seats(pool: &PgPool, req: HoldRequest<'_>) -> Result<Reservati
     }
     // Lock in seat order so two multi-seat holds can't deadlock.
     let seats = sqlx::query!(
-        r#"SELECT i.seat_id, i.status, i.reservation_id, s.row_number, s.seat_number, s.grade, s.price
+        r#"SELECT i.seat_id, i.status, i.reservation_id, s.row_number, s.seat_number, s.grade,
+                  COALESCE(i.price, s.price) AS "price!"
            FROM seat_inventory i JOIN seats s ON s.id = i.seat_id
            WHERE i.schedule_id = $1 AND i.seat_id = ANY($2)
            ORDER BY i.seat_id FOR UPDATE OF i"#,
@@ -472,15 +473,24 @@ pub async fn release_hold(
     id: ReservationId,
     to: ReservationStatus,
     actor: Actor,
+    note: &str,
 ) -> Result<Option<ReservationStatus>, sqlx::Error> {
-    Ok(release(pool, id, to, actor, false).await?.status)
+    Ok(release(pool, id, to, actor, false, note).await?.status)
 }
 
 /// The sweeper's release of a hold whose workflow is gone: EXPIRED, actor SYSTEM, and marked
 /// `swept` in the audit log.
 #[tracing::instrument(skip(pool), fields(reservation_id = %id))]
 pub async fn sweep_hold(pool: &PgPool, id: ReservationId) -> Result<usize, sqlx::Error> {
-    let released = release(pool, id, ReservationStatus::Expired, Actor::System, true).await?;
+    let released = release(
+        pool,
+        id,
+        ReservationStatus::Expired,
+        Actor::System,
+        true,
+        "",
+    )
+    .await?;
     Ok(released.seats)
 }
 
@@ -508,6 +518,7 @@ async fn release(
     to: ReservationStatus,
     actor: Actor,
     swept: bool,
+    note: &str,
 ) -> Result<Released, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let Some(status) = sqlx::query_scalar!(
@@ -567,11 +578,14 @@ async fn release(
     )
     .execute(&mut *tx)
     .await?;
-    let details = if swept {
+    let mut details = if swept {
         json!({ "released_seat_ids": released, "swept": true })
     } else {
         json!({ "released_seat_ids": released })
     };
+    if !note.is_empty() {
+        details["reason"] = json!(note);
+    }
     record_event(&mut tx, id, AuditKind::ended(to), actor, details).await?;
     tx.commit().await?;
     Ok(Released {

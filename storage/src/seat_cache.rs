@@ -148,7 +148,8 @@ pub async fn apply(
             redis.call('HSET', KEYS[1], id, value)
             local l = string.sub(value, 1, 1)
             table.insert(changed, { seat_id = tonumber(id),
-              status = (l == 'H' and 'HELD') or (l == 'S' and 'SOLD') or 'AVAILABLE' })
+              status = (l == 'H' and 'HELD') or (l == 'S' and 'SOLD') or (l == 'W' and 'WITHHELD')
+                or 'AVAILABLE' })
           end
         end
         if #changed == 0 then return 0 end
@@ -224,6 +225,19 @@ pub async fn repair(
     Ok(behind.len())
 }
 
+/// Drops a schedule's seat map from Redis (its seats changed: a new hall); the next use
+/// rebuilds it from PostgreSQL.
+#[tracing::instrument(skip(redis))]
+pub async fn forget(redis: &mut ConnectionManager, schedule: ScheduleId) -> redis::RedisResult<()> {
+    let k = Keys::of(schedule);
+    redis::cmd("DEL")
+        .arg(&k.ready)
+        .arg(&k.seats)
+        .arg(&k.claims)
+        .query_async::<()>(redis)
+        .await
+}
+
 /// Rebuilds a schedule's seat map in Redis from PostgreSQL if Redis does not have it
 /// (first use, or Redis lost it). Concurrent rebuilds are harmless: versions decide.
 #[tracing::instrument(skip(redis, pool))]
@@ -282,7 +296,8 @@ pub async fn claim(
         for i = 4, #ARGV do
           local id = ARGV[i]
           local seat = redis.call('HGET', KEYS[1], id)
-          if seat and (string.sub(seat, 1, 1) == 'H' or string.sub(seat, 1, 1) == 'S') then
+          -- Held, sold or withheld: anything but available (no entry: not cached yet).
+          if seat and string.sub(seat, 1, 1) ~= 'A' then
             table.insert(taken, tonumber(id))
           else
             local claim = redis.call('HGET', KEYS[2], id)

@@ -11,6 +11,7 @@ mod durability;
 mod money;
 mod money_conservation;
 mod ops;
+mod organizer;
 mod payments;
 mod recovery;
 mod reservations;

@@ -154,7 +154,8 @@ async fn every_documented_operation_is_served_and_answers_as_documented() {
             let Ok(verb) = method.to_uppercase().parse::<Method>() else {
                 continue;
             };
-            let body = (verb == Method::POST).then(|| serde_json::json!({}));
+            let body =
+                (verb == Method::POST || verb == Method::PATCH).then(|| serde_json::json!({}));
             for token in [None, Some(buyer.token.as_str())] {
                 let reply = api.send(verb.clone(), &concrete, token, body.clone()).await;
                 let label = format!("{method} {concrete} (token: {})", token.is_some());

@@ -8,7 +8,9 @@ use crate::{
     activities::ReservationActivities,
     reservation::{retried_forever, retry_forever},
 };
-use seatline_proto::{AdmissionInput, AdmissionStatus, AdmitBatchInput, AdmitBatchOutcome};
+use seatline_proto::{
+    AdmissionInput, AdmissionStatus, AdmissionTuning, AdmitBatchInput, AdmitBatchOutcome,
+};
 use std::time::Duration;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
@@ -107,6 +109,17 @@ impl AdmissionWorkflow {
     #[signal]
     pub fn resume(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _request: ()) {
         self.input.paused = false;
+    }
+
+    /// An operator's new rate and/or cap; it applies from the next tick.
+    #[signal]
+    pub fn retune(&mut self, _ctx: &mut SyncWorkflowContext<Self>, tuning: AdmissionTuning) {
+        if tuning.admit_per_second > 0.0 {
+            self.input.admit_per_second = tuning.admit_per_second;
+        }
+        if tuning.active_cap > 0 {
+            self.input.active_cap = tuning.active_cap;
+        }
     }
 
     #[query]

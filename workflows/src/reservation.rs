@@ -168,7 +168,13 @@ impl ReservationWorkflow {
         request: CancelRequest,
     ) -> SettlementOutcome {
         ctx.state_mut(|s| s.open_handlers += 1);
-        let answer = Self::settle(ctx, &request.user_id, 0, Ask::Cancel).await;
+        // An operator cancels any buyer's hold; the release records who and why.
+        let kind = if request.operator_id.is_empty() {
+            Ask::Cancel
+        } else {
+            Ask::OperatorCancel(request.reason.clone())
+        };
+        let answer = Self::settle(ctx, &request.user_id, 0, kind).await;
         ctx.state_mut(|s| s.open_handlers -= 1);
         answer
     }
@@ -208,10 +214,18 @@ impl ReservationWorkflow {
 }
 
 /// What the buyer asked of a held reservation.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 enum Ask {
     PayWithBalance,
     Cancel,
+    /// With the operator's reason.
+    OperatorCancel(String),
+}
+
+impl Ask {
+    fn is_cancel(&self) -> bool {
+        matches!(self, Ask::Cancel | Ask::OperatorCancel(_))
+    }
 }
 
 impl ReservationWorkflow {
@@ -291,7 +305,7 @@ impl ReservationWorkflow {
         let _ = ctx.wait_condition(|s: &Self| !s.settling).await;
         let (status, owner, expires_at_ms) =
             ctx.state(|s| (s.status, s.input.user_id.clone(), s.expires_at_ms));
-        if owner != user_id {
+        if owner != user_id && !matches!(kind, Ask::OperatorCancel(_)) {
             return ctx.state(|s| s.answer(Settlement::NotHeld));
         }
         let asked_at = match requested_at_ms {
@@ -300,12 +314,12 @@ impl ReservationWorkflow {
         };
         use ReservationStatus::*;
         match status {
-            Phase::Is(Held) if kind == Ask::Cancel || asked_at < expires_at_ms => {}
+            Phase::Is(Held) if kind.is_cancel() || asked_at < expires_at_ms => {}
             Phase::Is(Held | Expired) => {
                 return ctx.state(|s| s.answer(Settlement::ReservationExpired))
             }
             Phase::Is(Confirmed) => return ctx.state(|s| s.answer(Settlement::AlreadyConfirmed)),
-            Phase::Is(Cancelled) if kind == Ask::Cancel => {
+            Phase::Is(Cancelled) if kind.is_cancel() => {
                 return ctx.state(|s| s.answer(Settlement::Cancelled))
             }
             Phase::Is(Cancelled) => return ctx.state(|s| s.answer(Settlement::ReservationExpired)),
@@ -314,8 +328,14 @@ impl ReservationWorkflow {
         ctx.state_mut(|s| s.settling = true);
         let answer = match kind {
             Ask::PayWithBalance => Self::confirm_with_balance(ctx).await,
-            Ask::Cancel => {
-                let status = release(ctx, ReservationStatus::Cancelled, Actor::User).await;
+            Ask::Cancel | Ask::OperatorCancel(_) => {
+                let status = match kind {
+                    Ask::OperatorCancel(reason) => {
+                        release_noted(ctx, ReservationStatus::Cancelled, Actor::Operator, reason)
+                            .await
+                    }
+                    _ => release(ctx, ReservationStatus::Cancelled, Actor::User).await,
+                };
                 ctx.state_mut(|s| s.status = status);
                 let word = ctx.state(|s| match s.status {
                     Phase::Is(ReservationStatus::Confirmed) => Settlement::AlreadyConfirmed,
@@ -436,7 +456,18 @@ async fn release(
     to: ReservationStatus,
     actor: Actor,
 ) -> Phase {
-    let input = ctx.state(|s| ReleaseHoldInput::new(&s.input.reservation_id, to, actor));
+    release_noted(ctx, to, actor, String::new()).await
+}
+
+/// `release`, with a note (an operator's reason) for the audit log.
+async fn release_noted(
+    ctx: &mut WorkflowContext<ReservationWorkflow>,
+    to: ReservationStatus,
+    actor: Actor,
+    note: String,
+) -> Phase {
+    let mut input = ctx.state(|s| ReleaseHoldInput::new(&s.input.reservation_id, to, actor));
+    input.note = note;
     let options = retried_forever(Duration::from_secs(10), Duration::from_secs(5));
     match ctx
         .execute_activity(ReservationActivities::release_hold, input, options)

@@ -1,3 +1,4 @@
+mod admin;
 mod auth;
 mod balance;
 mod catalog;
@@ -9,6 +10,7 @@ mod users;
 mod web;
 
 use crate::{openapi, state::AppState};
+pub use admin::CATALOG_CHANNEL;
 use axum::Router;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -31,6 +33,20 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(balance::history))
         .routes(routes!(balance::start_topup, balance::list_topups))
         .routes(routes!(balance::get_topup))
+        .routes(routes!(admin::create_concert, admin::list_concerts))
+        .routes(routes!(admin::edit_concert))
+        .routes(routes!(admin::publish_concert))
+        .routes(routes!(admin::unpublish_concert))
+        .routes(routes!(admin::create_schedule))
+        .routes(routes!(admin::get_schedule, admin::edit_schedule))
+        .routes(routes!(admin::publish_schedule))
+        .routes(routes!(admin::unpublish_schedule))
+        .routes(routes!(admin::withhold))
+        .routes(routes!(admin::release_withheld))
+        .routes(routes!(admin::events))
+        .routes(routes!(admin::steer_admission))
+        .routes(routes!(admin::sales))
+        .routes(routes!(admin::cancel_reservation))
         .routes(routes!(queue::join))
         .routes(routes!(queue::current, queue::leave))
         .routes(routes!(queue::receipt))
@@ -47,7 +63,15 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(reservations::cancel))
         .routes(routes!(reservations::events))
         .routes(routes!(payments::checkout))
-        .routes(routes!(payments::webhook));
+        .routes(routes!(payments::webhook))
+        // A 15,000-seat layout is a few hundred kilobytes; everything else stays small.
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(admin::create_hall, admin::list_halls))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    admin::MAX_LAYOUT_BYTES,
+                )),
+        );
     let (router, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(routes!(ops::healthz))

@@ -55,7 +55,7 @@ pub async fn join(
     if !window.is_open(now) && !pre_queue {
         return Err(ApiError::BookingClosed);
     }
-    ensure_admission(&state, schedule).await?;
+    ensure_admission(&state, schedule, &window).await?;
     let mut redis = state.redis.clone();
     let now_ms = now.timestamp_millis();
     // Before opening, clicking first wins nothing: the place is drawn from the schedule's

@@ -230,6 +230,7 @@ pub async fn cancel(
         .get_workflow_handle::<ReservationWorkflow>(id.workflow_id());
     let request = CancelRequest {
         user_id: user.to_string(),
+        ..Default::default()
     };
     let answer = settle_through_workflow(&state, id, |options| {
         handle.execute_update(ReservationWorkflow::cancel, request.clone(), options)
@@ -245,7 +246,7 @@ pub async fn cancel(
 /// read and the update, or fail the task that carries it (a signal raced its last step): then
 /// the database answers, or, while the reservation is still HELD, the update is sent again
 /// under the same update id, which Temporal runs at most once.
-async fn settle_through_workflow<F, Fut>(
+pub(crate) async fn settle_through_workflow<F, Fut>(
     state: &AppState,
     id: ReservationId,
     send: F,
@@ -285,7 +286,7 @@ where
     }
 }
 
-fn outcome_error(settlement: Settlement) -> ApiError {
+pub(crate) fn outcome_error(settlement: Settlement) -> ApiError {
     match settlement {
         Settlement::AlreadyConfirmed => ApiError::AlreadyConfirmed,
         Settlement::ReservationExpired => ApiError::ReservationExpired,
