@@ -18,7 +18,11 @@ use crate::{
     temporal::bounded,
     waiting_room::admission_workflow_id,
 };
-use axum::{extract::State, http::StatusCode, Json};
+use axum::{
+    extract::{FromRequestParts, State},
+    http::{request::Parts, StatusCode},
+    Json,
+};
 use seatline_domain::{HallLayout, RawSeat, ReservationId, Role, ScheduleId, Settlement};
 use seatline_proto::{AdmissionTuning, CancelRequest};
 use seatline_storage::{
@@ -35,6 +39,31 @@ pub const CATALOG_CHANNEL: &str = "seatline:catalog-changes";
 
 /// The largest layout upload: 50,000 seats as JSON rows fit.
 pub const MAX_LAYOUT_BYTES: usize = 8 * 1024 * 1024;
+
+/// An organizer, checked before the path and the body are read: nobody else learns what the
+/// endpoint would accept.
+pub struct Organizer(AdminActor);
+
+/// An operator, checked the same way.
+pub struct Operator(AdminActor);
+
+impl FromRequestParts<AppState> for Organizer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(Self(actor(&caller, Role::Organizer)?))
+    }
+}
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(Self(actor(&caller, Role::Operator)?))
+    }
+}
 
 fn actor(caller: &Caller, role: Role) -> ApiResult<AdminActor> {
     caller.require(role)?;
@@ -152,13 +181,12 @@ async fn own_schedule(state: &AppState, who: AdminActor, id: ScheduleId) -> ApiR
         (status = 403, description = "FORBIDDEN: not an organizer", body = ErrorBody),
         (status = 422, description = "VALIDATION_FAILED · LAYOUT_INVALID (details.problems: row, message)", body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all, fields(user_id = %caller.0.user))]
+#[tracing::instrument(skip_all)]
 pub async fn create_hall(
     State(state): State<AppState>,
-    caller: Caller,
+    Organizer(who): Organizer,
     JsonBody(body): JsonBody<HallUpload>,
 ) -> ApiResult<(StatusCode, Json<Hall>)> {
-    let who = actor(&caller, Role::Organizer)?;
     let name = text(&body.name, "name", 100)?;
     let grades: Vec<(String, i64)> = body
         .grades
@@ -219,8 +247,10 @@ async fn hall_answer(state: &AppState, id: Uuid, name: String) -> ApiResult<Hall
         (status = 401, description = "UNAUTHORIZED", body = ErrorBody),
         (status = 403, description = "FORBIDDEN: not an organizer", body = ErrorBody),
     ))]
-pub async fn list_halls(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Halls>> {
-    let who = actor(&caller, Role::Organizer)?;
+pub async fn list_halls(
+    State(state): State<AppState>,
+    Organizer(who): Organizer,
+) -> ApiResult<Json<Halls>> {
     let mut halls = Vec::new();
     for h in admin::halls(&state.pool, who.user).await? {
         halls.push(hall_answer(&state, h.id, h.name).await?);
@@ -260,10 +290,9 @@ async fn concert_of(state: &AppState, id: Uuid) -> ApiResult<AdminConcert> {
     ))]
 pub async fn create_concert(
     State(state): State<AppState>,
-    caller: Caller,
+    Organizer(who): Organizer,
     JsonBody(body): JsonBody<NewConcert>,
 ) -> ApiResult<(StatusCode, Json<AdminConcert>)> {
-    let who = actor(&caller, Role::Organizer)?;
     let (title, artist, venue) = (
         text(&body.title, "title", 200)?,
         text(&body.artist, "artist", 200)?,
@@ -283,9 +312,8 @@ pub async fn create_concert(
     ))]
 pub async fn list_concerts(
     State(state): State<AppState>,
-    caller: Caller,
+    Organizer(who): Organizer,
 ) -> ApiResult<Json<AdminConcerts>> {
-    let who = actor(&caller, Role::Organizer)?;
     let concerts = admin::concerts(&state.pool, who.user).await?;
     Ok(Json(AdminConcerts {
         concerts: concerts.into_iter().map(concert_answer).collect(),
@@ -305,11 +333,10 @@ pub async fn list_concerts(
     ))]
 pub async fn edit_concert(
     State(state): State<AppState>,
-    caller: Caller,
+    Organizer(who): Organizer,
     IdPath(id): IdPath,
     JsonBody(body): JsonBody<ConcertEdit>,
 ) -> ApiResult<Json<AdminConcert>> {
-    let who = actor(&caller, Role::Organizer)?;
     own_concert(&state, who, id).await?;
     let field = |v: &Option<String>, what: &str| -> ApiResult<Option<String>> {
         v.as_deref().map(|v| text(v, what, 200)).transpose()
@@ -334,11 +361,10 @@ pub async fn edit_concert(
 
 async fn set_concert_published(
     state: AppState,
-    caller: Caller,
+    who: AdminActor,
     id: Uuid,
     published: bool,
 ) -> ApiResult<Json<AdminConcert>> {
-    let who = actor(&caller, Role::Organizer)?;
     own_concert(&state, who, id).await?;
     admin::publish_concert(&state.pool, who, id, published).await?;
     announce_change(&state, None).await;
@@ -356,10 +382,10 @@ async fn set_concert_published(
     ))]
 pub async fn publish_concert(
     State(state): State<AppState>,
-    caller: Caller,
+    Organizer(who): Organizer,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<AdminConcert>> {
-    set_concert_published(state, caller, id, true).await
+    set_concert_published(state, who, id, true).await
 }
 
 /// Unpublish a concert: buyers no longer see it.
@@ -373,10 +399,10 @@ pub async fn publish_concert(
     ))]
 pub async fn unpublish_concert(
     State(state): State<AppState>,
-    caller: Caller,
+    Organizer(who): Organizer,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<AdminConcert>> {
-    set_concert_published(state, caller, id, false).await
+    set_concert_published(state, who, id, false).await
 }
 
 // --- schedules --------------------------------------------------------------------------------
@@ -447,14 +473,13 @@ fn check_window(
         (status = 404, description = "NOT_FOUND: unknown concert or hall, or another organizer's", body = ErrorBody),
         (status = 422, description = "VALIDATION_FAILED", body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all, fields(user_id = %caller.0.user, concert_id = %id))]
+#[tracing::instrument(skip_all, fields(concert_id = %id))]
 pub async fn create_schedule(
     State(state): State<AppState>,
-    caller: Caller,
+    Organizer(who): Organizer,
     IdPath(id): IdPath,
     JsonBody(body): JsonBody<NewScheduleBody>,
 ) -> ApiResult<(StatusCode, Json<AdminSchedule>)> {
-    let who = actor(&caller, Role::Organizer)?;
     own_concert(&state, who, id).await?;
     if admin::hall_owner(&state.pool, body.hall_id).await? != Some(Some(who.user.as_uuid())) {
         return Err(ApiError::NotFound("hall"));
@@ -492,10 +517,9 @@ pub async fn create_schedule(
     ))]
 pub async fn get_schedule(
     State(state): State<AppState>,
-    caller: Caller,
+    Organizer(who): Organizer,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<AdminSchedule>> {
-    let who = actor(&caller, Role::Organizer)?;
     let id = ScheduleId::from(id);
     own_schedule(&state, who, id).await?;
     Ok(Json(schedule_answer(&state, id).await?))
@@ -514,14 +538,13 @@ pub async fn get_schedule(
         (status = 409, description = "SCHEDULE_HAS_SALES: what was asked would change what buyers have", body = ErrorBody),
         (status = 422, description = "VALIDATION_FAILED", body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all, fields(user_id = %caller.0.user, schedule_id = %id))]
+#[tracing::instrument(skip_all, fields(schedule_id = %id))]
 pub async fn edit_schedule(
     State(state): State<AppState>,
-    caller: Caller,
+    Organizer(who): Organizer,
     IdPath(id): IdPath,
     JsonBody(body): JsonBody<ScheduleEditBody>,
 ) -> ApiResult<Json<AdminSchedule>> {
-    let who = actor(&caller, Role::Organizer)?;
     let id = ScheduleId::from(id);
     own_schedule(&state, who, id).await?;
     if let Some(hall) = body.hall_id {
@@ -561,11 +584,10 @@ pub async fn edit_schedule(
 
 async fn set_schedule_published(
     state: AppState,
-    caller: Caller,
+    who: AdminActor,
     id: Uuid,
     published: bool,
 ) -> ApiResult<Json<AdminSchedule>> {
-    let who = actor(&caller, Role::Organizer)?;
     let id = ScheduleId::from(id);
     own_schedule(&state, who, id).await?;
     admin::publish_schedule(&state.pool, who, id, published).await?;
@@ -584,10 +606,10 @@ async fn set_schedule_published(
     ))]
 pub async fn publish_schedule(
     State(state): State<AppState>,
-    caller: Caller,
+    Organizer(who): Organizer,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<AdminSchedule>> {
-    set_schedule_published(state, caller, id, true).await
+    set_schedule_published(state, who, id, true).await
 }
 
 /// Unpublish a schedule: buyers no longer see it or join its line.
@@ -601,22 +623,21 @@ pub async fn publish_schedule(
     ))]
 pub async fn unpublish_schedule(
     State(state): State<AppState>,
-    caller: Caller,
+    Organizer(who): Organizer,
     IdPath(id): IdPath,
 ) -> ApiResult<Json<AdminSchedule>> {
-    set_schedule_published(state, caller, id, false).await
+    set_schedule_published(state, who, id, false).await
 }
 
 const MAX_WITHHOLD: usize = 5_000;
 
 async fn change_withheld(
     state: AppState,
-    caller: Caller,
+    who: AdminActor,
     id: Uuid,
     body: WithholdSeats,
     withhold: bool,
 ) -> ApiResult<Json<WithheldSeats>> {
-    let who = actor(&caller, Role::Organizer)?;
     let id = ScheduleId::from(id);
     own_schedule(&state, who, id).await?;
     if body.seat_ids.is_empty() || body.seat_ids.len() > MAX_WITHHOLD {
@@ -661,11 +682,11 @@ async fn change_withheld(
     ))]
 pub async fn withhold(
     State(state): State<AppState>,
-    caller: Caller,
+    Organizer(who): Organizer,
     IdPath(id): IdPath,
     JsonBody(body): JsonBody<WithholdSeats>,
 ) -> ApiResult<Json<WithheldSeats>> {
-    change_withheld(state, caller, id, body, true).await
+    change_withheld(state, who, id, body, true).await
 }
 
 /// Release withheld seats back to sale.
@@ -681,11 +702,11 @@ pub async fn withhold(
     ))]
 pub async fn release_withheld(
     State(state): State<AppState>,
-    caller: Caller,
+    Organizer(who): Organizer,
     IdPath(id): IdPath,
     JsonBody(body): JsonBody<WithholdSeats>,
 ) -> ApiResult<Json<WithheldSeats>> {
-    change_withheld(state, caller, id, body, false).await
+    change_withheld(state, who, id, body, false).await
 }
 
 /// The audit log of the caller's changes (organizers) or of everyone's (operators).
@@ -766,14 +787,13 @@ async fn line_state(state: &AppState, schedule: ScheduleId) -> ApiResult<Admissi
         (status = 404, description = "NOT_FOUND: unknown schedule, or nobody has joined its line yet", body = ErrorBody),
         (status = 422, description = "VALIDATION_FAILED", body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all, fields(user_id = %caller.0.user, schedule_id = %id))]
+#[tracing::instrument(skip_all, fields(schedule_id = %id))]
 pub async fn steer_admission(
     State(state): State<AppState>,
-    caller: Caller,
+    Operator(who): Operator,
     IdPath(id): IdPath,
     JsonBody(body): JsonBody<AdmissionCommand>,
 ) -> ApiResult<Json<AdmissionState>> {
-    let who = actor(&caller, Role::Operator)?;
     let schedule = ScheduleId::from(id);
     admin::schedule(&state.pool, schedule)
         .await?
@@ -924,14 +944,13 @@ pub async fn sales(
         (status = 409, description = "ALREADY_CONFIRMED · RESERVATION_EXPIRED", body = ErrorBody),
         (status = 422, description = "VALIDATION_FAILED", body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all, fields(user_id = %caller.0.user, reservation_id = %id))]
+#[tracing::instrument(skip_all, fields(reservation_id = %id))]
 pub async fn cancel_reservation(
     State(state): State<AppState>,
-    caller: Caller,
+    Operator(who): Operator,
     IdPath(id): IdPath,
     JsonBody(body): JsonBody<OperatorCancel>,
 ) -> ApiResult<StatusCode> {
-    let who = actor(&caller, Role::Operator)?;
     let reason = text(&body.reason, "reason", 500)?;
     let id = ReservationId::from(id);
     let reservation = reservations::get_reservation(&state.pool, id)
