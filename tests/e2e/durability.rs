@@ -24,9 +24,26 @@ async fn killing_the_worker_loses_no_reservation() {
     first.kill();
     // Half the buyers pay while no worker runs; their requests wait for the next one.
     let payers = holds[..3].to_vec();
+    // A 503 says "retry": a worker slow to start on a loaded machine may take longer than
+    // the API waits for Temporal, and a buyer's page asks again.
     let payments = tokio::spawn({
         let api = api.clone();
-        async move { join_all(payers.iter().map(|(b, id)| api.pay(b, id))).await }
+        async move {
+            join_all(payers.iter().map(|(b, id)| {
+                let api = api.clone();
+                async move {
+                    let mut reply = api.pay(b, id).await;
+                    for _ in 0..5 {
+                        if reply.status != 503 {
+                            break;
+                        }
+                        reply = api.pay(b, id).await;
+                    }
+                    reply
+                }
+            }))
+            .await
+        }
     });
     tokio::time::sleep(Duration::from_secs(1)).await;
     let _second = Process::start("seatline-worker", &settings, &[]);
