@@ -107,15 +107,15 @@ pub struct HoldSeats {
     pub seat_ids: Vec<i64>,
 }
 
-/// 1 to 4 distinct positive integers, at most 2^53 - 1 (past it a JSON number written as
-/// `1e16` or `…0.0` can't say which integer it means).
+/// 1 to 4 distinct positive integers, at most 2^31 - 1 (larger ones written as floats, such
+/// as `4052442030962351.0`, lose their last digit on the way).
 fn seat_ids_schema() -> utoipa::openapi::schema::Array {
     use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
     let seat = ObjectBuilder::new()
         .schema_type(Type::Integer)
         .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
         .minimum(Some(1))
-        .maximum(Some(9_007_199_254_740_991_i64));
+        .maximum(Some(i64::from(i32::MAX)));
     ArrayBuilder::new()
         .items(seat)
         .min_items(Some(1))
