@@ -915,8 +915,7 @@ pub async fn sales(
             revenue: g.revenue,
         })
         .collect();
-    let (holds_last_minute, _) = admin::recent_activity(&state.pool, schedule, 1.0).await?;
-    let (holds, paid) = admin::recent_activity(&state.pool, schedule, 15.0).await?;
+    let (holds_last_minute, holds, paid) = admin::recent_activity(&state.pool, schedule).await?;
     Ok(Json(SalesView {
         schedule_id: schedule.as_uuid(),
         revenue: grades.iter().map(|g| g.revenue).sum(),
